@@ -1,0 +1,300 @@
+//! Preprocessing and augmentation as pure functions of (image, rng).
+//!
+//! Images travel as 8-bit planar [`Img`]s until [`write_normalized`] crops, flips, normalises
+//! and writes them as `f32` into the batch buffer in one pass.
+
+use image::imageops::{self, FilterType};
+use image::{GrayImage, RgbImage};
+use rand::{Rng, RngExt};
+
+use crate::config::Fit;
+
+/// An 8-bit image, planar: `data[c * height * width + y * width + x]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Img {
+    /// Channels (1 or 3).
+    pub channels: usize,
+    /// Rows.
+    pub height: usize,
+    /// Columns.
+    pub width: usize,
+    /// Planar pixels.
+    pub data: Vec<u8>,
+}
+
+impl Img {
+    /// Planar copy of an interleaved RGB image.
+    pub fn from_rgb(img: &RgbImage) -> Img {
+        let (w, h) = (img.width() as usize, img.height() as usize);
+        let mut data = vec![0u8; 3 * h * w];
+        for (i, px) in img.pixels().enumerate() {
+            for c in 0..3 {
+                data[c * h * w + i] = px.0[c];
+            }
+        }
+        Img {
+            channels: 3,
+            height: h,
+            width: w,
+            data,
+        }
+    }
+
+    fn plane(&self, c: usize) -> &[u8] {
+        let n = self.height * self.width;
+        &self.data[c * n..(c + 1) * n]
+    }
+}
+
+/// Brings an image to `size`×`size`: zero-padding around the centre when it is smaller and
+/// `fit` is [`Fit::Pad`], a bilinear resize otherwise.
+pub fn fit_to(img: Img, size: usize, fit: Fit) -> Img {
+    if img.height == size && img.width == size {
+        return img;
+    }
+    if fit == Fit::Pad && img.height <= size && img.width <= size {
+        let (top, left) = ((size - img.height) / 2, (size - img.width) / 2);
+        let mut data = vec![0u8; img.channels * size * size];
+        for c in 0..img.channels {
+            let src = img.plane(c);
+            for y in 0..img.height {
+                let dst = c * size * size + (top + y) * size + left;
+                data[dst..dst + img.width]
+                    .copy_from_slice(&src[y * img.width..(y + 1) * img.width]);
+            }
+        }
+        return Img {
+            channels: img.channels,
+            height: size,
+            width: size,
+            data,
+        };
+    }
+    let mut data = Vec::with_capacity(img.channels * size * size);
+    for c in 0..img.channels {
+        let plane = GrayImage::from_raw(img.width as u32, img.height as u32, img.plane(c).to_vec())
+            .expect("plane length is width * height");
+        let resized = imageops::resize(&plane, size as u32, size as u32, FilterType::Triangle);
+        data.extend_from_slice(resized.as_raw());
+    }
+    Img {
+        channels: img.channels,
+        height: size,
+        width: size,
+        data,
+    }
+}
+
+/// Isotropic rescale: the shorter side becomes `shorter` (bilinear, antialiased).
+pub fn resize_shorter(img: &RgbImage, shorter: usize) -> RgbImage {
+    let (w, h) = (img.width() as f64, img.height() as f64);
+    let scale = shorter as f64 / w.min(h);
+    let nw = ((w * scale).round() as u32).max(shorter as u32);
+    let nh = ((h * scale).round() as u32).max(shorter as u32);
+    if (nw, nh) == (img.width(), img.height()) {
+        return img.clone();
+    }
+    imageops::resize(img, nw, nh, FilterType::Triangle)
+}
+
+/// Where a crop of `size` starts, on an image of `height`×`width` padded by `pad` on every
+/// side; coordinates are in the padded frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Crop {
+    /// First row in the padded frame.
+    pub top: usize,
+    /// First column in the padded frame.
+    pub left: usize,
+    /// Padding around the image.
+    pub pad: usize,
+    /// Mirror left-right.
+    pub flip: bool,
+}
+
+impl Crop {
+    /// The centred crop, no padding, no flip.
+    pub fn center(height: usize, width: usize, size: usize) -> Crop {
+        Crop {
+            top: height.saturating_sub(size) / 2,
+            left: width.saturating_sub(size) / 2,
+            pad: 0,
+            flip: false,
+        }
+    }
+
+    /// A uniformly random crop of the image padded by `pad`, flipped with probability 1/2 when
+    /// `hflip`.
+    pub fn random<R: Rng + ?Sized>(
+        height: usize,
+        width: usize,
+        size: usize,
+        pad: usize,
+        hflip: bool,
+        rng: &mut R,
+    ) -> Crop {
+        let top = rng.random_range(0..=(height + 2 * pad).saturating_sub(size));
+        let left = rng.random_range(0..=(width + 2 * pad).saturating_sub(size));
+        let flip = hflip && rng.random_bool(0.5);
+        Crop {
+            top,
+            left,
+            pad,
+            flip,
+        }
+    }
+}
+
+/// Per-channel normalisation: `(v / 255 - mean) / std`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Normalize {
+    /// Mean per channel in [0, 1].
+    pub mean: Vec<f32>,
+    /// Standard deviation per channel in [0, 1].
+    pub std: Vec<f32>,
+}
+
+/// Crops `size`×`size` at `crop` (zeros outside the image), flips, normalises and writes the
+/// result planar into `dst` (`out_channels * size * size` floats). A 1-channel image is
+/// replicated when `out_channels` is 3.
+pub fn write_normalized(
+    img: &Img,
+    crop: Crop,
+    size: usize,
+    norm: &Normalize,
+    out_channels: usize,
+    dst: &mut [f32],
+) {
+    debug_assert_eq!(dst.len(), out_channels * size * size);
+    for oc in 0..out_channels {
+        let c = if img.channels == 1 { 0 } else { oc };
+        let (mean, std) = (norm.mean[oc], norm.std[oc]);
+        let zero = (0.0 - mean) / std;
+        let plane = img.plane(c);
+        let out = &mut dst[oc * size * size..(oc + 1) * size * size];
+        for y in 0..size {
+            let sy = (crop.top + y) as isize - crop.pad as isize;
+            let row = &mut out[y * size..(y + 1) * size];
+            if sy < 0 || sy >= img.height as isize {
+                row.fill(zero);
+                continue;
+            }
+            let src = &plane[sy as usize * img.width..(sy as usize + 1) * img.width];
+            for (x, v) in row.iter_mut().enumerate() {
+                let xx = if crop.flip { size - 1 - x } else { x };
+                let sx = (crop.left + xx) as isize - crop.pad as isize;
+                *v = if sx < 0 || sx >= img.width as isize {
+                    zero
+                } else {
+                    (src[sx as usize] as f32 / 255.0 - mean) / std
+                };
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    fn ramp(h: usize, w: usize) -> Img {
+        Img {
+            channels: 1,
+            height: h,
+            width: w,
+            data: (0..h * w).map(|i| i as u8).collect(),
+        }
+    }
+
+    fn assert_close(got: &[f32], want: &[f32]) {
+        assert_eq!(got.len(), want.len());
+        for (g, w) in got.iter().zip(want) {
+            assert!((g - w).abs() < 1e-4, "{got:?} != {want:?}");
+        }
+    }
+
+    fn identity(c: usize) -> Normalize {
+        Normalize {
+            mean: vec![0.0; c],
+            std: vec![1.0 / 255.0; c],
+        }
+    }
+
+    #[test]
+    fn pad_fit_centres_28_in_32() {
+        let img = fit_to(ramp(28, 28), 32, Fit::Pad);
+        assert_eq!((img.height, img.width), (32, 32));
+        assert_eq!(img.data[0], 0);
+        assert_eq!(img.data[2 * 32 + 2], 0); // first source pixel (value 0) at (2, 2)
+        assert_eq!(img.data[2 * 32 + 3], 1);
+        assert_eq!(img.data[31 * 32 + 31], 0);
+    }
+
+    #[test]
+    fn resize_fit_gives_the_requested_size() {
+        let img = fit_to(ramp(28, 28), 64, Fit::Resize);
+        assert_eq!((img.height, img.width, img.data.len()), (64, 64, 64 * 64));
+    }
+
+    #[test]
+    fn center_crop_without_padding_copies_the_middle() {
+        let img = ramp(6, 6);
+        let mut out = vec![0.0; 4];
+        write_normalized(&img, Crop::center(6, 6, 2), 2, &identity(1), 1, &mut out);
+        assert_close(&out, &[14.0, 15.0, 20.0, 21.0]);
+    }
+
+    #[test]
+    fn padded_crop_fills_zeros_and_flip_mirrors() {
+        let img = ramp(2, 2); // [[0, 1], [2, 3]]
+        let crop = Crop {
+            top: 0,
+            left: 0,
+            pad: 1,
+            flip: false,
+        };
+        let mut out = vec![9.0; 9];
+        write_normalized(&img, crop, 3, &identity(1), 1, &mut out);
+        assert_close(&out, &[0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 2.0, 3.0]);
+        let mut out = vec![9.0; 4];
+        let flip = Crop {
+            top: 0,
+            left: 0,
+            pad: 0,
+            flip: true,
+        };
+        write_normalized(&img, flip, 2, &identity(1), 1, &mut out);
+        assert_close(&out, &[1.0, 0.0, 3.0, 2.0]);
+    }
+
+    #[test]
+    fn grey_is_replicated_to_three_normalised_channels() {
+        let img = ramp(1, 1);
+        let norm = Normalize {
+            mean: vec![0.0, 0.5, 1.0],
+            std: vec![1.0, 0.5, 0.25],
+        };
+        let mut out = vec![0.0; 3];
+        write_normalized(&img, Crop::center(1, 1, 1), 1, &norm, 3, &mut out);
+        assert_close(&out, &[0.0, -1.0, -4.0]);
+    }
+
+    #[test]
+    fn random_crops_stay_inside_the_padded_frame_and_depend_only_on_the_seed() {
+        let mut a = StdRng::seed_from_u64(1);
+        let mut b = StdRng::seed_from_u64(1);
+        for _ in 0..200 {
+            let ca = Crop::random(32, 32, 32, 4, true, &mut a);
+            assert!(ca.top <= 8 && ca.left <= 8);
+            assert_eq!(ca, Crop::random(32, 32, 32, 4, true, &mut b));
+        }
+    }
+
+    #[test]
+    fn resize_shorter_keeps_the_aspect_ratio() {
+        let img = RgbImage::new(300, 200);
+        let out = resize_shorter(&img, 100);
+        assert_eq!(out.dimensions(), (150, 100));
+    }
+}

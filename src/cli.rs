@@ -1,0 +1,180 @@
+//! The command line: clap definitions and the dispatch to the library. Only this module (and
+//! `main`) sees raw flags; everything below receives a resolved [`Experiment`].
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::Experiment;
+use crate::error::{ConfigError, DataError, TrainError};
+use crate::model::{VggConfig, summary};
+use crate::train::{Outcome, TrainOptions};
+
+/// Train and compare the VGG configurations of Simonyan & Zisserman (ICLR 2015).
+///
+/// `vgg-train --config F` is the same as `vgg-train train --config F`.
+#[derive(Debug, Parser)]
+#[command(name = "vgg-train", version, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    /// What to do (default: train).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Options of the default `train` command.
+    #[command(flatten)]
+    pub train: TrainArgs,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Train one experiment (resumes an interrupted run of the same config).
+    Train(TrainArgs),
+    /// Print the network's layer table: output shapes, parameters, MACs, receptive fields.
+    Summary(ConfigArgs),
+    /// Print the resolved experiment as TOML (defaults and --set applied).
+    Config(ConfigArgs),
+}
+
+/// A config file and overrides.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ConfigArgs {
+    /// Experiment file (TOML).
+    #[arg(short, long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Override a config key, e.g. `--set train.epochs=2` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub overrides: Vec<String>,
+}
+
+/// Options of `train`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct TrainArgs {
+    /// Config and overrides.
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Move an existing run directory aside (to `<dir>.old-<time>`) and start over.
+    #[arg(long)]
+    pub fresh: bool,
+    /// One plain line per epoch even on a terminal (no TUI).
+    #[arg(long)]
+    pub plain: bool,
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    install_panic_hook();
+    match cli.command {
+        None => train(&cli.train),
+        Some(Command::Train(args)) => train(&args),
+        Some(Command::Summary(args)) => {
+            let exp = load(&args)?;
+            let (channels, classes) = data_shape(&exp);
+            let vgg = VggConfig::from_model(&exp.model, channels, classes);
+            print!("{}", summary::render(&vgg, exp.data.image_size));
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Config(args)) => {
+            print!("{}", load(&args)?.to_toml());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn load(args: &ConfigArgs) -> Result<Experiment> {
+    let path = args.config.as_ref().ok_or_else(|| {
+        anyhow::Error::new(ConfigError::Override {
+            assignment: "--config".into(),
+            message: "no config file given; use --config FILE (e.g. configs/quickstart.toml)"
+                .into(),
+        })
+    })?;
+    Ok(Experiment::load(path, &args.overrides)?)
+}
+
+/// Input channels and classes implied by the data section, without reading the data.
+fn data_shape(exp: &Experiment) -> (usize, usize) {
+    use crate::config::DatasetKind::*;
+    let classes = match exp.data.dataset {
+        FashionMnist | Mnist | Cifar10 => 10,
+        Cifar100 => 100,
+        ImageFolder => 1000,
+    };
+    (exp.data.channels, classes)
+}
+
+fn train(args: &TrainArgs) -> Result<ExitCode> {
+    let exp = load(&args.config)?;
+    let opts = TrainOptions {
+        fresh: args.fresh,
+        plain: args.plain,
+    };
+    let outcome = crate::train::train(&exp, &opts)
+        .with_context(|| format!("run {}", exp.run_dir().display()))?;
+    let (row, note) = match outcome {
+        Outcome::Trained(row) => (row, ""),
+        Outcome::AlreadyFinished(row) => (row, " (already finished; --fresh to retrain)"),
+    };
+    println!(
+        "{}: {} on {}: top-1 error {:.2}%  top-5 error {:.2}%  (best epoch {} of {}, {}, {:.0} s){note}",
+        exp.name,
+        row.arch,
+        row.dataset,
+        row.top1_err,
+        row.top5_err,
+        row.best_epoch,
+        row.epochs,
+        row.status,
+        row.wall_seconds
+    );
+    println!("results: {}", exp.run_dir().join("results.csv").display());
+    Ok(if row.status == "diverged" {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Joins a multi-line message into one line.
+pub fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Exit status for an error: 2 for usage, config and data errors, 1 for the rest.
+pub fn exit_code(err: &anyhow::Error) -> ExitCode {
+    for cause in err.chain() {
+        if cause.is::<ConfigError>() || cause.is::<DataError>() {
+            return ExitCode::from(2);
+        }
+        if let Some(t) = cause.downcast_ref::<TrainError>() {
+            return match t {
+                TrainError::Data(_) | TrainError::Device(_) | TrainError::Resume(_) => {
+                    ExitCode::from(2)
+                }
+                _ => ExitCode::from(1),
+            };
+        }
+    }
+    ExitCode::from(1)
+}
+
+/// A bug must not greet the user with a backtrace: print one line and exit with status 101.
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!(
+            "error: internal error: {}{at}; please report it with the command you ran",
+            one_line(&msg)
+        );
+    }));
+}

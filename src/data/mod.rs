@@ -1,0 +1,390 @@
+//! Data sets: readers for each format, the train/val splits with deterministic subsets, and the
+//! per-item pipeline (decode → geometry → augmentation → normalisation).
+
+pub mod cifar;
+pub mod folder;
+pub mod idx;
+pub mod loader;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+
+use crate::augment::{self, Crop, Img, Normalize};
+use crate::config::{AugmentConfig, DataConfig, DatasetKind, Fit};
+use crate::error::DataError;
+pub use loader::{BatchLoader, ImageBatch};
+
+/// Where Debian's `dataset-fashion-mnist` package puts the gzipped IDX files.
+pub const DEBIAN_FASHION_MNIST: &str = "/usr/share/datasets/fashion-mnist";
+
+/// Images held in memory, planar 8-bit, all of one size.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemoryImages {
+    /// Channels per image.
+    pub channels: usize,
+    /// Rows per image.
+    pub height: usize,
+    /// Columns per image.
+    pub width: usize,
+    /// `len * channels * height * width` bytes, image after image.
+    pub pixels: Vec<u8>,
+    /// Class index per image.
+    pub labels: Vec<u16>,
+}
+
+impl MemoryImages {
+    fn image(&self, i: usize) -> Img {
+        let n = self.channels * self.height * self.width;
+        Img {
+            channels: self.channels,
+            height: self.height,
+            width: self.width,
+            data: self.pixels[i * n..(i + 1) * n].to_vec(),
+        }
+    }
+}
+
+/// The images of one split.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Images {
+    /// Decoded once, kept in memory (IDX, CIFAR).
+    Memory(MemoryImages),
+    /// Decoded on demand in the loader's workers (image folders).
+    Folder(folder::FolderImages),
+}
+
+impl Images {
+    /// Number of images.
+    pub fn len(&self) -> usize {
+        match self {
+            Images::Memory(m) => m.labels.len(),
+            Images::Folder(f) => f.items.len(),
+        }
+    }
+
+    /// Whether there are no images.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Class index of image `i`.
+    pub fn label(&self, i: usize) -> usize {
+        match self {
+            Images::Memory(m) => m.labels[i] as usize,
+            Images::Folder(f) => f.items[i].1,
+        }
+    }
+}
+
+/// One split after subset selection: shared images and the indices in use.
+#[derive(Debug, Clone)]
+pub struct Split {
+    /// All images of the split.
+    pub images: Arc<Images>,
+    /// Indices of the images in use, ascending.
+    pub indices: Vec<usize>,
+}
+
+impl Split {
+    /// Uses every image, or a deterministic subset of `limit` images when `limit > 0`.
+    ///
+    /// The subset is the first `limit` of a fixed permutation (seed 0), sorted: the same for
+    /// every run and seed, so configurations are compared on the same images.
+    pub fn new(images: Images, limit: usize) -> Split {
+        let n = images.len();
+        let indices = if limit == 0 || limit >= n {
+            (0..n).collect()
+        } else {
+            subset_indices(n, limit)
+        };
+        Split {
+            images: Arc::new(images),
+            indices,
+        }
+    }
+
+    /// Number of images in use.
+    pub fn len(&self) -> usize {
+        self.indices.len()
+    }
+
+    /// Whether no image is in use.
+    pub fn is_empty(&self) -> bool {
+        self.indices.is_empty()
+    }
+}
+
+/// `limit` indices out of `0..n`, chosen by a fixed permutation and returned sorted.
+pub fn subset_indices(n: usize, limit: usize) -> Vec<usize> {
+    let mut all: Vec<usize> = (0..n).collect();
+    all.shuffle(&mut StdRng::seed_from_u64(0));
+    let mut chosen = all[..limit.min(n)].to_vec();
+    chosen.sort_unstable();
+    chosen
+}
+
+/// Everything the pipeline needs to turn one stored image into network input.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    /// Side of the square output.
+    pub image_size: usize,
+    /// Channels of the output (1 or 3).
+    pub channels: usize,
+    /// Grey 28×28 sources: pad or resize to `image_size`.
+    pub fit: Fit,
+    /// Image folders: shorter side at evaluation before the centre crop.
+    pub eval_resize: usize,
+    /// Image folders: shorter side before the random crop at training.
+    pub train_scale: usize,
+    /// Training: zero padding before the random crop.
+    pub crop_padding: usize,
+    /// Training: random horizontal flips.
+    pub hflip: bool,
+    /// Normalisation.
+    pub normalize: Normalize,
+}
+
+impl Pipeline {
+    /// Loads image `i` of `images` and writes it into `dst`, augmented when `train`.
+    pub fn apply(
+        &self,
+        images: &Images,
+        i: usize,
+        train: bool,
+        rng: &mut StdRng,
+        dst: &mut [f32],
+    ) -> Result<(), DataError> {
+        let s = self.image_size;
+        let (img, crop) = match images {
+            Images::Memory(m) => {
+                let img = augment::fit_to(m.image(i), s, self.fit);
+                let crop = if train {
+                    Crop::random(s, s, s, self.crop_padding, self.hflip, rng)
+                } else {
+                    Crop::center(s, s, s)
+                };
+                (img, crop)
+            }
+            Images::Folder(f) => {
+                let rgb = folder::decode_rgb(&f.items[i].0)?;
+                let shorter = if train {
+                    self.train_scale
+                } else {
+                    self.eval_resize
+                };
+                let img = Img::from_rgb(&augment::resize_shorter(&rgb, shorter));
+                let crop = if train {
+                    Crop::random(img.height, img.width, s, 0, self.hflip, rng)
+                } else {
+                    Crop::center(img.height, img.width, s)
+                };
+                (img, crop)
+            }
+        };
+        augment::write_normalized(&img, crop, s, &self.normalize, self.channels, dst);
+        Ok(())
+    }
+}
+
+/// A data set ready for training: both splits, the pipeline, and its shape.
+#[derive(Debug, Clone)]
+pub struct DataSet {
+    /// Name, e.g. `fashion-mnist`.
+    pub name: &'static str,
+    /// Where it was read from.
+    pub path: PathBuf,
+    /// Training split.
+    pub train: Split,
+    /// Validation split (the official test set for IDX and CIFAR).
+    pub val: Split,
+    /// Number of classes.
+    pub num_classes: usize,
+    /// Preprocessing.
+    pub pipeline: Pipeline,
+}
+
+/// Mean and std per channel of the standard data sets (in [0, 1]).
+fn default_stats(kind: DatasetKind) -> (Vec<f64>, Vec<f64>) {
+    match kind {
+        DatasetKind::FashionMnist => (vec![0.2860], vec![0.3530]),
+        DatasetKind::Mnist => (vec![0.1307], vec![0.3081]),
+        DatasetKind::Cifar10 => (vec![0.4914, 0.4822, 0.4465], vec![0.2470, 0.2435, 0.2616]),
+        DatasetKind::Cifar100 => (vec![0.5071, 0.4865, 0.4409], vec![0.2673, 0.2564, 0.2762]),
+        // ImageNet's, as torchvision.
+        DatasetKind::ImageFolder => (vec![0.485, 0.456, 0.406], vec![0.229, 0.224, 0.225]),
+    }
+}
+
+fn normalization(cfg: &DataConfig) -> Normalize {
+    let (mut mean, mut std) = default_stats(cfg.dataset);
+    if !cfg.mean.is_empty() {
+        mean = cfg.mean.clone();
+    }
+    if !cfg.std.is_empty() {
+        std = cfg.std.clone();
+    }
+    // Grey statistics serve all three replicated channels.
+    let per_channel = |v: Vec<f64>| -> Vec<f32> {
+        (0..cfg.channels)
+            .map(|c| v[c.min(v.len() - 1)] as f32)
+            .collect()
+    };
+    Normalize {
+        mean: per_channel(mean),
+        std: per_channel(std),
+    }
+}
+
+/// The configured data set's path, or its default location.
+pub fn data_path(cfg: &DataConfig) -> PathBuf {
+    if !cfg.path.as_os_str().is_empty() {
+        return cfg.path.clone();
+    }
+    match cfg.dataset {
+        DatasetKind::FashionMnist => PathBuf::from(DEBIAN_FASHION_MNIST),
+        DatasetKind::Mnist => PathBuf::from("data/mnist"),
+        DatasetKind::Cifar10 => PathBuf::from("data/cifar-10-batches-bin"),
+        DatasetKind::Cifar100 => PathBuf::from("data/cifar-100-binary"),
+        DatasetKind::ImageFolder => PathBuf::from("data/imagenet"),
+    }
+}
+
+fn idx_hint(kind: DatasetKind) -> &'static str {
+    match kind {
+        DatasetKind::FashionMnist => {
+            "install it with `apt-get install dataset-fashion-mnist` (Debian), or set data.path to a directory with the four *-ubyte.gz files of Zalando's Fashion-MNIST"
+        }
+        _ => {
+            "set data.path to a directory with the four MNIST files (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz)"
+        }
+    }
+}
+
+/// Reads the configured data set (nothing is downloaded) and builds its pipeline.
+pub fn load(cfg: &DataConfig, augment: &AugmentConfig) -> Result<DataSet, DataError> {
+    let path = data_path(cfg);
+    if !path.exists() {
+        let hint = match cfg.dataset {
+            DatasetKind::FashionMnist | DatasetKind::Mnist => idx_hint(cfg.dataset).to_string(),
+            DatasetKind::Cifar10 | DatasetKind::Cifar100 => {
+                "download the binary version from https://www.cs.toronto.edu/~kriz/cifar.html and set data.path to its extracted directory".to_string()
+            }
+            DatasetKind::ImageFolder => {
+                "set data.path to a directory holding train/<class>/ and val/<class>/ folders".to_string()
+            }
+        };
+        return Err(DataError::Missing { path, hint });
+    }
+    let (train, val, num_classes) = match cfg.dataset {
+        DatasetKind::FashionMnist | DatasetKind::Mnist => {
+            let hint = idx_hint(cfg.dataset);
+            let train = idx::read_split(&path, "train", hint)?;
+            let val = idx::read_split(&path, "t10k", hint)?;
+            (Images::Memory(train), Images::Memory(val), 10)
+        }
+        DatasetKind::Cifar10 | DatasetKind::Cifar100 => {
+            let which = if cfg.dataset == DatasetKind::Cifar10 {
+                cifar::Cifar::Ten
+            } else {
+                cifar::Cifar::Hundred
+            };
+            let train = cifar::read_split(&path, which, true)?;
+            let val = cifar::read_split(&path, which, false)?;
+            (Images::Memory(train), Images::Memory(val), which.classes())
+        }
+        DatasetKind::ImageFolder => {
+            let classes = folder::class_names(&path.join("train"))?;
+            let train = folder::list_split(&path.join("train"), &classes)?;
+            let val = folder::list_split(&path.join("val"), &classes)?;
+            (Images::Folder(train), Images::Folder(val), classes.len())
+        }
+    };
+    let colour = matches!(
+        cfg.dataset,
+        DatasetKind::Cifar10 | DatasetKind::Cifar100 | DatasetKind::ImageFolder
+    );
+    let cifar = matches!(cfg.dataset, DatasetKind::Cifar10 | DatasetKind::Cifar100);
+    let eval_resize = if cfg.resize == 0 {
+        cfg.image_size * 8 / 7
+    } else {
+        cfg.resize
+    };
+    let pipeline = Pipeline {
+        image_size: cfg.image_size,
+        channels: cfg.channels,
+        fit: cfg.fit,
+        eval_resize,
+        train_scale: if augment.scale == 0 {
+            eval_resize
+        } else {
+            augment.scale
+        },
+        crop_padding: augment.crop_padding.unwrap_or(if cifar { 4 } else { 0 }),
+        hflip: augment.hflip.unwrap_or(colour),
+        normalize: normalization(cfg),
+    };
+    Ok(DataSet {
+        name: cfg.dataset.name(),
+        path,
+        train: Split::new(train, cfg.train_limit),
+        val: Split::new(val, cfg.val_limit),
+        num_classes,
+        pipeline,
+    })
+}
+
+/// Whether `path` looks like a Fashion-MNIST/MNIST directory (for error messages and tests).
+pub fn has_idx_files(path: &Path) -> bool {
+    path.join("train-images-idx3-ubyte.gz").is_file()
+        || path.join("train-images-idx3-ubyte").is_file()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subsets_are_deterministic_sorted_and_unique() {
+        let a = subset_indices(1000, 100);
+        assert_eq!(a, subset_indices(1000, 100));
+        assert_eq!(a.len(), 100);
+        assert!(a.windows(2).all(|w| w[0] < w[1]));
+        assert!(*a.last().unwrap() < 1000);
+        // Not just the first 100 images.
+        assert!(*a.last().unwrap() > 100);
+    }
+
+    #[test]
+    fn limit_zero_or_above_the_size_keeps_everything() {
+        let images = Images::Memory(MemoryImages {
+            channels: 1,
+            height: 1,
+            width: 1,
+            pixels: vec![0; 5],
+            labels: vec![0; 5],
+        });
+        assert_eq!(Split::new(images.clone(), 0).len(), 5);
+        assert_eq!(Split::new(images.clone(), 9).len(), 5);
+        assert_eq!(Split::new(images, 3).len(), 3);
+    }
+
+    #[test]
+    fn missing_fashion_mnist_says_how_to_install_it() {
+        let cfg = DataConfig {
+            dataset: DatasetKind::FashionMnist,
+            path: PathBuf::from("/nonexistent/fmnist"),
+            ..DataConfig::default()
+        };
+        let err = load(&cfg, &AugmentConfig::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("/nonexistent/fmnist") && err.contains("dataset-fashion-mnist"),
+            "{err}"
+        );
+    }
+}

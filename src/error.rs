@@ -1,0 +1,138 @@
+//! Typed errors of the library. Each carries the file, key or index that failed and, where
+//! one exists, the fix; the binary prints them on one line and exits with status 2.
+
+use std::path::PathBuf;
+use thiserror::Error;
+
+/// A problem with an experiment file or a `--set` override.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        /// The config file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// TOML syntax, an unknown key or a wrong type.
+    #[error("{path}{location}: {message}")]
+    Parse {
+        /// The config file.
+        path: PathBuf,
+        /// ` line N` where known.
+        location: String,
+        /// What the parser said, on one line.
+        message: String,
+    },
+    /// A `--set key=value` that is malformed or names no key.
+    #[error("--set {assignment}: {message}")]
+    Override {
+        /// The override as given.
+        assignment: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A value that parses but makes no sense (`train.batch_size = 0`).
+    #[error("{path}: {key} = {value}: {message}")]
+    Invalid {
+        /// The config file.
+        path: PathBuf,
+        /// Dotted key, e.g. `train.lr`.
+        key: String,
+        /// The offending value.
+        value: String,
+        /// Why it is rejected and what to use instead.
+        message: String,
+    },
+}
+
+/// A problem with a data set on disk.
+#[derive(Debug, Error)]
+pub enum DataError {
+    /// A required file or directory does not exist.
+    #[error("{path}: not found; {hint}")]
+    Missing {
+        /// What was looked for.
+        path: PathBuf,
+        /// Where to get the data.
+        hint: String,
+    },
+    /// An I/O error while reading.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file exists but its content is not in the expected format.
+    #[error("{path}: {message}")]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with the byte offset where it helps.
+        message: String,
+    },
+    /// An image that cannot be decoded.
+    #[error("{path}: cannot decode image: {message}")]
+    Decode {
+        /// The image file.
+        path: PathBuf,
+        /// The decoder's message.
+        message: String,
+    },
+}
+
+impl DataError {
+    /// An I/O error on `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        DataError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// A format error on `path`.
+    pub fn format(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        DataError::Format {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Why a training run could not finish.
+#[derive(Debug, Error)]
+pub enum TrainError {
+    /// The data set could not be read.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// The device is unknown or not compiled in.
+    #[error("run.device: {0}")]
+    Device(String),
+    /// Writing an output file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The run directory holds a run that this config cannot continue.
+    #[error("{0}")]
+    Resume(String),
+    /// Training stopped with an error (a data error mid-epoch, a device error).
+    #[error("training failed: {0}")]
+    Training(String),
+}
+
+impl TrainError {
+    /// An I/O error on `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        TrainError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}

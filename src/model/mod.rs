@@ -1,0 +1,344 @@
+//! The VGG network: one [`Vgg`] module that walks a configuration of [`arch`]'s table.
+
+pub mod arch;
+pub mod init;
+pub mod lrn;
+pub mod summary;
+
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
+use burn::nn::{
+    BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig, LocalResponseNorm,
+    PaddingConfig2d, Relu,
+};
+use burn::prelude::*;
+
+use crate::config::{Head, Init, LrnConfig, ModelConfig};
+use arch::{Arch, LayerSpec, scaled_channels};
+
+/// Everything needed to build a [`Vgg`]: the model section of the config with the data set's
+/// channel and class counts filled in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VggConfig {
+    /// Configuration of Table 1.
+    pub arch: Arch,
+    /// BN after every conv.
+    pub batch_norm: bool,
+    /// Channel multiplier.
+    pub width: f64,
+    /// Input channels.
+    pub in_channels: usize,
+    /// Output classes.
+    pub num_classes: usize,
+    /// Classifier head.
+    pub head: Head,
+    /// Units per hidden FC layer.
+    pub hidden: usize,
+    /// Hidden FC layers.
+    pub hidden_layers: usize,
+    /// Dropout after each hidden FC layer.
+    pub dropout: f64,
+    /// Initialisation.
+    pub init: Init,
+    /// LRN constants (A-LRN).
+    pub lrn: LrnConfig,
+}
+
+impl VggConfig {
+    /// The paper's network for ImageNet: 3 input channels, 1000 classes, 4096-4096 head,
+    /// dropout 0.5, N(0, 0.01) initialisation.
+    pub fn paper(arch: Arch) -> Self {
+        Self {
+            arch,
+            batch_norm: false,
+            width: 1.0,
+            in_channels: 3,
+            num_classes: 1000,
+            head: Head::Paper,
+            hidden: 4096,
+            hidden_layers: 2,
+            dropout: 0.5,
+            init: Init::Paper,
+            lrn: LrnConfig::default(),
+        }
+    }
+
+    /// From the config's model section; `in_channels` and `num_classes` fill the zeros.
+    pub fn from_model(m: &ModelConfig, in_channels: usize, num_classes: usize) -> Self {
+        Self {
+            arch: m.arch,
+            batch_norm: m.batch_norm,
+            width: m.width,
+            in_channels: if m.in_channels == 0 {
+                in_channels
+            } else {
+                m.in_channels
+            },
+            num_classes: if m.num_classes == 0 {
+                num_classes
+            } else {
+                m.num_classes
+            },
+            head: m.head,
+            hidden: m.hidden,
+            hidden_layers: m.hidden_layers,
+            dropout: m.dropout,
+            init: m.init,
+            lrn: m.lrn,
+        }
+    }
+
+    /// Side of the map the head pools to: 7 for the paper's head, 1 for the compact one.
+    pub fn pool_out(&self) -> usize {
+        match self.head {
+            Head::Paper => 7,
+            Head::Compact => 1,
+        }
+    }
+
+    /// Channels leaving the last conv.
+    pub fn feature_channels(&self) -> usize {
+        self.arch
+            .layers()
+            .iter()
+            .rev()
+            .find_map(|l| match l {
+                LayerSpec::Conv { out, .. } => Some(scaled_channels(*out, self.width)),
+                _ => None,
+            })
+            .unwrap_or(self.in_channels)
+    }
+
+    /// Widths of the classifier's linear layers, input first: `[512·7·7, 4096, 4096, 1000]`.
+    pub fn classifier_dims(&self) -> Vec<usize> {
+        let p = self.pool_out();
+        let mut dims = vec![self.feature_channels() * p * p];
+        dims.extend(std::iter::repeat_n(self.hidden, self.hidden_layers));
+        dims.push(self.num_classes);
+        dims
+    }
+
+    /// Builds the network on `device`, initialised per [`VggConfig::init`].
+    pub fn init(&self, device: &Device) -> Vgg {
+        let mut features = Vec::new();
+        let mut c_in = self.in_channels;
+        for spec in self.arch.layers() {
+            match *spec {
+                LayerSpec::Conv { out, kernel } => {
+                    let c_out = scaled_channels(out, self.width);
+                    let pad = kernel / 2;
+                    let mut conv = Conv2dConfig::new([c_in, c_out], [kernel, kernel])
+                        .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
+                        .with_initializer(init::conv_initializer(self.init))
+                        .init(device);
+                    conv.bias = Some(init::zeros(c_out, device));
+                    features.push(Feature::Conv(conv));
+                    if self.batch_norm {
+                        features.push(Feature::BatchNorm(BatchNormConfig::new(c_out).init(device)));
+                    }
+                    features.push(Feature::Relu(Relu::new()));
+                    c_in = c_out;
+                }
+                LayerSpec::Lrn => features.push(Feature::Lrn(lrn::paper_lrn(&self.lrn))),
+                LayerSpec::Pool => features.push(Feature::Pool(
+                    MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init(),
+                )),
+            }
+        }
+        let classifier = self
+            .classifier_dims()
+            .windows(2)
+            .map(|w| {
+                let mut fc = LinearConfig::new(w[0], w[1])
+                    .with_initializer(init::fc_initializer(self.init))
+                    .init(device);
+                fc.bias = Some(init::zeros(w[1], device));
+                fc
+            })
+            .collect();
+        let p = self.pool_out();
+        Vgg {
+            features,
+            avgpool: AdaptiveAvgPool2dConfig::new([p, p]).init(),
+            classifier,
+            dropout: DropoutConfig::new(self.dropout).init(),
+            relu: Relu::new(),
+        }
+    }
+}
+
+/// One layer of the feature extractor. The order of `Vgg::features` mirrors torchvision's
+/// `features` Sequential (conv, [bn], relu, …, pool), so its indices match torchvision's keys.
+#[derive(Module, Debug)]
+pub enum Feature {
+    /// Convolution.
+    Conv(Conv2d),
+    /// Batch normalisation (`batch_norm = true`).
+    BatchNorm(BatchNorm),
+    /// ReLU.
+    Relu(Relu),
+    /// The paper's LRN (A-LRN).
+    Lrn(LocalResponseNorm),
+    /// 2×2 max-pool.
+    Pool(MaxPool2d),
+}
+
+impl Feature {
+    /// Applies the layer. Shapes: `[N, C, H, W]` → `[N, C', H', W']`.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        match self {
+            Feature::Conv(m) => m.forward(x),
+            Feature::BatchNorm(m) => m.forward(x),
+            Feature::Relu(m) => m.forward(x),
+            Feature::Lrn(m) => m.forward(x),
+            Feature::Pool(m) => m.forward(x),
+        }
+    }
+}
+
+/// A VGG network: conv feature extractor, adaptive average pool, FC classifier.
+#[derive(Module, Debug)]
+pub struct Vgg {
+    /// Convs, norms, ReLUs and pools in order.
+    pub features: Vec<Feature>,
+    /// Pools the last map to 7×7 (paper head) or 1×1 (compact head).
+    pub avgpool: AdaptiveAvgPool2d,
+    /// FC layers; ReLU and dropout follow all but the last.
+    pub classifier: Vec<Linear>,
+    /// Dropout after each hidden FC layer (active only while training).
+    pub dropout: Dropout,
+    /// ReLU after each hidden FC layer.
+    pub relu: Relu,
+}
+
+impl Vgg {
+    /// Class scores (logits).
+    ///
+    /// # Shapes
+    /// - `x`: `[N, C_in, H, W]`, H and W at least 32
+    /// - returns `[N, num_classes]`
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        let x = self.forward_features(x); // [N, C, H/32, W/32]
+        let x = self.avgpool.forward(x); // [N, C, p, p]
+        let mut x: Tensor<2> = x.flatten(1, 3); // [N, C·p·p], (C, H, W) order as torchvision
+        let last = self.classifier.len() - 1;
+        for (i, fc) in self.classifier.iter().enumerate() {
+            x = fc.forward(x);
+            if i < last {
+                x = self.dropout.forward(self.relu.forward(x));
+            }
+        }
+        x
+    }
+
+    /// The conv feature extractor alone: `[N, C_in, H, W]` → `[N, C, H/32, W/32]`.
+    pub fn forward_features(&self, mut x: Tensor<4>) -> Tensor<4> {
+        for layer in &self.features {
+            x = layer.forward(x);
+        }
+        x
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Table 2 of the paper and torchvision's `num_params` (224×224, 1000 classes).
+    const PAPER_PARAMS: [(Arch, usize, Option<usize>); 6] = [
+        (Arch::A, 132_863_336, Some(132_868_840)),
+        (Arch::ALrn, 132_863_336, None),
+        (Arch::B, 133_047_848, Some(133_053_736)),
+        (Arch::C, 133_638_952, None),
+        (Arch::D, 138_357_544, Some(138_365_992)),
+        (Arch::E, 143_667_240, Some(143_678_248)),
+    ];
+
+    #[test]
+    fn parameter_counts_match_the_paper_and_torchvision_bn() {
+        let device = Device::flex();
+        for (arch, plain, bn) in PAPER_PARAMS {
+            let cfg = VggConfig::paper(arch);
+            // Params are lazy: counting does not allocate the 138M weights.
+            assert_eq!(cfg.init(&device).num_params(), plain, "{arch}");
+            assert_eq!(summary::param_count(&cfg), plain, "{arch} (analytic)");
+            if let Some(bn) = bn {
+                let cfg = VggConfig {
+                    batch_norm: true,
+                    ..cfg
+                };
+                assert_eq!(summary::param_count(&cfg), bn, "{arch}_bn (analytic)");
+                // burn also counts BN's running mean and variance, which torchvision keeps
+                // as buffers.
+                let running = 2 * summary::bn_channels(&cfg);
+                assert_eq!(cfg.init(&device).num_params(), bn + running, "{arch}_bn");
+            }
+        }
+    }
+
+    #[test]
+    fn every_configuration_runs_forward_on_a_small_input() {
+        let device = Device::flex();
+        for arch in Arch::ALL {
+            for batch_norm in [false, true] {
+                let cfg = VggConfig {
+                    width: 1.0 / 16.0,
+                    hidden: 16,
+                    num_classes: 7,
+                    in_channels: 1,
+                    head: Head::Compact,
+                    batch_norm,
+                    init: Init::Kaiming,
+                    ..VggConfig::paper(arch)
+                };
+                let model = cfg.init(&device);
+                let running = 2 * summary::bn_channels(&cfg);
+                assert_eq!(
+                    model.num_params(),
+                    summary::param_count(&cfg) + running,
+                    "{arch}"
+                );
+                let y = model.forward(Tensor::zeros([2, 1, 32, 32], &device));
+                assert_eq!(y.dims(), [2, 7], "{arch}");
+            }
+        }
+    }
+
+    #[test]
+    fn paper_head_pools_any_input_to_7x7() {
+        let device = Device::flex();
+        let cfg = VggConfig {
+            width: 1.0 / 32.0,
+            hidden: 8,
+            num_classes: 5,
+            ..VggConfig::paper(Arch::A)
+        };
+        let model = cfg.init(&device);
+        let y = model.forward(Tensor::ones([1, 3, 64, 64], &device));
+        assert_eq!(y.dims(), [1, 5]);
+        assert_eq!(cfg.classifier_dims(), vec![16 * 49, 8, 8, 5]);
+    }
+
+    #[test]
+    fn biases_start_at_zero_and_paper_init_has_std_0_01() {
+        let device = Device::flex();
+        let cfg = VggConfig {
+            width: 0.25,
+            hidden: 64,
+            num_classes: 10,
+            head: Head::Compact,
+            ..VggConfig::paper(Arch::A)
+        };
+        let model = cfg.init(&device);
+        let Feature::Conv(conv) = &model.features[3] else {
+            panic!("features[3] should be the second conv")
+        };
+        let bias = conv.bias.as_ref().unwrap().val();
+        assert_eq!(bias.abs().sum().into_scalar::<f32>(), 0.0);
+        let w: Vec<f32> = conv.weight.val().into_data().try_into_vec().unwrap();
+        let n = w.len() as f64;
+        let mean = w.iter().map(|v| *v as f64).sum::<f64>() / n;
+        let std = (w.iter().map(|v| (*v as f64 - mean).powi(2)).sum::<f64>() / n).sqrt();
+        assert!((std - 0.01).abs() < 0.001, "std {std}");
+    }
+}

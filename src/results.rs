@@ -1,0 +1,235 @@
+//! Output files of a run: their CSV schemas and atomic writes.
+//!
+//! Every file is written to a temporary sibling, flushed to disk and renamed over the target,
+//! so a crash leaves either the old or the new file, never a torn one.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Writes `bytes` to `path` atomically: temp file in the same directory, fsync, rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".into());
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        // Make the rename itself durable.
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// One row of `metrics.csv`: one epoch. Errors are percentages.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochRow {
+    /// Epoch, from 1.
+    pub epoch: usize,
+    /// Mean learning rate over the epoch's steps.
+    pub lr: f64,
+    /// Mean training loss.
+    pub train_loss: f64,
+    /// Training top-1 error, %.
+    pub train_top1_err: f64,
+    /// Training top-5 error, %.
+    pub train_top5_err: f64,
+    /// Mean validation loss.
+    pub val_loss: f64,
+    /// Validation top-1 error, %.
+    pub val_top1_err: f64,
+    /// Validation top-5 error, %.
+    pub val_top5_err: f64,
+    /// Wall time of the epoch (training and validation), seconds.
+    pub epoch_seconds: f64,
+    /// Training throughput, images per second.
+    pub train_img_s: f64,
+}
+
+/// One row of `results.csv`: one finished run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResultRow {
+    /// Run name.
+    pub name: String,
+    /// Paper configuration.
+    pub arch: String,
+    /// BN after every conv.
+    pub batch_norm: bool,
+    /// Channel multiplier.
+    pub width: f64,
+    /// Data set.
+    pub dataset: String,
+    /// Network input side.
+    pub image_size: usize,
+    /// Epochs run.
+    pub epochs: usize,
+    /// Seed.
+    pub seed: u64,
+    /// Trainable parameters.
+    pub params: usize,
+    /// Validation top-1 error at the best epoch, %.
+    pub top1_err: f64,
+    /// Validation top-5 error at the best epoch, %.
+    pub top5_err: f64,
+    /// Epoch with the lowest validation top-1 error.
+    pub best_epoch: usize,
+    /// Wall time of the whole run (all sessions, when resumed), seconds.
+    pub wall_seconds: f64,
+    /// Device the run trained on.
+    pub device: String,
+    /// Commit of the code that ran (`unknown` outside a git checkout).
+    pub git_commit: String,
+    /// `finished`, `stopped` (plateau schedule done) or `diverged`.
+    pub status: String,
+    /// Validation top-1 error after the last epoch, %.
+    pub final_top1_err: f64,
+    /// Validation top-5 error after the last epoch, %.
+    pub final_top5_err: f64,
+    /// Training images used.
+    pub train_images: usize,
+    /// Validation images used.
+    pub val_images: usize,
+}
+
+/// Serialises rows as CSV with a header.
+pub fn to_csv<T: Serialize>(rows: &[T]) -> Result<Vec<u8>, csv::Error> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for r in rows {
+        w.serialize(r)?;
+    }
+    w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+}
+
+/// Reads CSV rows written by [`to_csv`]; a missing file is an empty list.
+pub fn read_csv<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>, String> {
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    let mut r = csv::Reader::from_path(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    r.deserialize()
+        .collect::<Result<Vec<T>, _>>()
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Atomically writes `rows` as CSV to `path`.
+pub fn write_csv<T: Serialize>(path: &Path, rows: &[T]) -> std::io::Result<()> {
+    let bytes = to_csv(rows).map_err(std::io::Error::other)?;
+    write_atomic(path, &bytes)
+}
+
+/// Files of one run directory.
+#[derive(Debug, Clone)]
+pub struct RunPaths {
+    /// The directory itself.
+    pub dir: PathBuf,
+}
+
+impl RunPaths {
+    /// Paths under `dir`.
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+    /// The resolved config.
+    pub fn config(&self) -> PathBuf {
+        self.dir.join("config.toml")
+    }
+    /// Per-epoch metrics.
+    pub fn metrics(&self) -> PathBuf {
+        self.dir.join("metrics.csv")
+    }
+    /// The final row.
+    pub fn results(&self) -> PathBuf {
+        self.dir.join("results.csv")
+    }
+    /// Per-epoch checkpoints.
+    pub fn checkpoints(&self) -> PathBuf {
+        self.dir.join("checkpoint")
+    }
+    /// The best model's weights (burnpack).
+    pub fn best_model(&self) -> PathBuf {
+        self.dir.join("model.bpk")
+    }
+    /// burn-train's own logs.
+    pub fn logs(&self) -> PathBuf {
+        self.dir.join("logs")
+    }
+}
+
+/// The commit of the working tree, or `unknown`.
+pub fn git_commit() -> String {
+    std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(epoch: usize) -> EpochRow {
+        EpochRow {
+            epoch,
+            lr: 0.01,
+            train_loss: 1.5,
+            train_top1_err: 50.0,
+            train_top5_err: 10.0,
+            val_loss: 1.2,
+            val_top1_err: 40.0,
+            val_top5_err: 5.0,
+            epoch_seconds: 3.0,
+            train_img_s: 100.0,
+        }
+    }
+
+    #[test]
+    fn metrics_csv_has_the_documented_header_and_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.csv");
+        write_csv(&p, &[row(1), row(2)]).unwrap();
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert!(text.starts_with(
+            "epoch,lr,train_loss,train_top1_err,train_top5_err,val_loss,val_top1_err,val_top5_err,epoch_seconds,train_img_s\n"
+        ));
+        assert_eq!(read_csv::<EpochRow>(&p).unwrap(), vec![row(1), row(2)]);
+    }
+
+    #[test]
+    fn atomic_write_replaces_and_leaves_no_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f.txt");
+        write_atomic(&p, b"one").unwrap();
+        write_atomic(&p, b"two").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"two");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn missing_csv_reads_as_empty() {
+        assert!(
+            read_csv::<EpochRow>(Path::new("/nonexistent/x.csv"))
+                .unwrap()
+                .is_empty()
+        );
+    }
+}

@@ -1,0 +1,386 @@
+//! Training one experiment with burn-train's `SupervisedTraining` + `Learner`, from the resolved
+//! config to `results.csv`. Rerunning the same command resumes from the last complete
+//! checkpoint; a finished run is reported, not retrained.
+
+pub mod checkpoint;
+pub mod reporter;
+pub mod schedule;
+pub mod step;
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::time::Instant;
+
+use burn::lr_scheduler::LrSchedulerRecord;
+use burn::optim::SgdConfig;
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::momentum::MomentumConfig;
+use burn::tensor::Device;
+use burn::train::metric::store::EventStoreClient;
+use burn::train::metric::{AccuracyMetric, LearningRateMetric, LossMetric, TopKAccuracyMetric};
+use burn::train::renderer::default_renderer;
+use burn::train::{EarlyStoppingStrategy, Learner, SupervisedTraining};
+
+use crate::config::{Experiment, Schedule};
+use crate::data::{self, BatchLoader, DataSet};
+use crate::device::DeviceSpec;
+use crate::error::TrainError;
+use crate::model::{VggConfig, summary};
+use crate::results::{self, EpochRow, ResultRow, RunPaths, write_atomic};
+use checkpoint::{AtomicFileCheckpointer, KeepLastAndBest, latest_complete};
+use reporter::{EpochReporter, EpochSink};
+use schedule::{EpochSchedule, PlateauRule, RunState, SharedState};
+
+/// How `train` treats an existing run directory and the terminal.
+#[derive(Debug, Clone, Default)]
+pub struct TrainOptions {
+    /// Move an existing run directory aside and start over.
+    pub fresh: bool,
+    /// Never use the TUI, even on a terminal.
+    pub plain: bool,
+}
+
+/// What `train` did.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// The run trained (or resumed) to the end; its results row.
+    Trained(ResultRow),
+    /// `results.csv` already existed; nothing was trained.
+    AlreadyFinished(ResultRow),
+}
+
+/// Trains `exp` (or resumes it) and writes its outputs under `exp.run_dir()`.
+pub fn train(exp: &Experiment, opts: &TrainOptions) -> Result<Outcome, TrainError> {
+    let session_start = Instant::now();
+    let paths = RunPaths::new(exp.run_dir());
+    if opts.fresh && paths.dir.exists() {
+        move_aside(&paths.dir)?;
+    }
+    check_same_experiment(&paths, exp)?;
+    if let Some(row) = finished_row(&paths)? {
+        return Ok(Outcome::AlreadyFinished(row));
+    }
+    let spec = DeviceSpec::parse(&exp.run.device).map_err(TrainError::Device)?;
+    let device = spec.device().map_err(TrainError::Device)?;
+    let data = data::load(&exp.data, &exp.augment)?;
+    std::fs::create_dir_all(&paths.dir).map_err(|e| TrainError::io(&paths.dir, e))?;
+    write_atomic(&paths.config(), exp.to_toml().as_bytes())
+        .map_err(|e| TrainError::io(paths.config(), e))?;
+
+    // Resume: keep the metrics rows that a complete checkpoint backs, drop the rest.
+    let mut rows: Vec<EpochRow> =
+        results::read_csv(&paths.metrics()).map_err(TrainError::Resume)?;
+    let resume = latest_complete(&paths.checkpoints(), rows.len().min(exp.train.epochs));
+    rows.truncate(resume.unwrap_or(0));
+    results::write_csv(&paths.metrics(), &rows).map_err(|e| TrainError::io(paths.metrics(), e))?;
+    let state = SharedState::default();
+    if let Some(epoch) = resume {
+        let record = LrSchedulerRecord::load(checkpoint::part_path(
+            &paths.checkpoints(),
+            "scheduler",
+            epoch,
+        ))
+        .map_err(|e| TrainError::Resume(format!("checkpoint {epoch}: {e}")))?;
+        if let Some(s) = RunState::from_record(&record) {
+            *state.lock() = s;
+        }
+        println!("{}: resuming after epoch {epoch}", paths.dir.display());
+    }
+    let prior_seconds: f64 = rows.iter().map(|r| r.epoch_seconds).sum();
+    let vgg = VggConfig::from_model(&exp.model, data.pipeline.channels, data.num_classes);
+    let done = resume.unwrap_or(0) >= exp.train.epochs || state.lock().stop;
+    if !done {
+        fit(
+            exp,
+            &paths,
+            &data,
+            &vgg,
+            device,
+            resume,
+            rows,
+            state.clone(),
+            opts,
+        )?;
+    }
+    let wall = prior_seconds + session_start.elapsed().as_secs_f64();
+    let row = finalize(exp, &paths, &data, &vgg, spec, &state, wall)?;
+    Ok(Outcome::Trained(row))
+}
+
+/// The single row of an existing `results.csv`, if the run finished.
+fn finished_row(paths: &RunPaths) -> Result<Option<ResultRow>, TrainError> {
+    let rows: Vec<ResultRow> = results::read_csv(&paths.results()).map_err(TrainError::Resume)?;
+    Ok(rows.into_iter().next())
+}
+
+/// Renames `dir` to `dir.old-<unix seconds>` (never deletes a run).
+fn move_aside(dir: &Path) -> Result<(), TrainError> {
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let mut target = dir.as_os_str().to_owned();
+    target.push(format!(".old-{stamp}"));
+    std::fs::rename(dir, &target).map_err(|e| TrainError::io(dir, e))?;
+    println!(
+        "{}: moved the old run to {}",
+        dir.display(),
+        Path::new(&target).display()
+    );
+    Ok(())
+}
+
+/// Refuses to continue a run whose saved config would build a different model or data.
+fn check_same_experiment(paths: &RunPaths, exp: &Experiment) -> Result<(), TrainError> {
+    let Ok(text) = std::fs::read_to_string(paths.config()) else {
+        return Ok(());
+    };
+    let saved = Experiment::from_toml_str(&text, &paths.config(), &[]).map_err(|e| {
+        TrainError::Resume(format!("{e}; rerun with --fresh to move the old run aside"))
+    })?;
+    let mut differs = Vec::new();
+    if saved.model != exp.model {
+        differs.push("model");
+    }
+    if saved.data != exp.data {
+        differs.push("data");
+    }
+    if saved.augment != exp.augment {
+        differs.push("augment");
+    }
+    let (a, b) = (&saved.train, &exp.train);
+    if (a.batch_size, a.lr, a.seed, a.schedule) != (b.batch_size, b.lr, b.seed, b.schedule)
+        || (a.momentum, a.weight_decay, a.gamma) != (b.momentum, b.weight_decay, b.gamma)
+    {
+        differs.push("train (other than epochs)");
+    }
+    if differs.is_empty() {
+        return Ok(());
+    }
+    Err(TrainError::Resume(format!(
+        "{} holds a run of a different experiment ([{}] differ from {}); rerun with --fresh to move it aside, or change `name`",
+        paths.dir.display(),
+        differs.join("], ["),
+        paths.config().display()
+    )))
+}
+
+/// Stops training when the plateau schedule is done or the loss diverged.
+#[derive(Clone)]
+struct StopRule(SharedState);
+
+impl EarlyStoppingStrategy for StopRule {
+    fn should_stop(&mut self, _epoch: usize, _store: &EventStoreClient) -> bool {
+        self.0.lock().stop
+    }
+}
+
+/// Writes metrics.csv, updates the run state and prints one line per epoch.
+struct RunSink {
+    rows: Vec<EpochRow>,
+    path: std::path::PathBuf,
+    state: SharedState,
+    plateau: Option<PlateauRule>,
+    epochs: usize,
+    print: bool,
+}
+
+impl EpochSink for RunSink {
+    fn epoch_done(&mut self, row: EpochRow) {
+        let message =
+            self.state
+                .lock()
+                .end_epoch(row.epoch, row.val_top1_err, row.train_loss, self.plateau);
+        if self.print {
+            println!(
+                "epoch {}/{}  lr {:.3e}  train loss {:.4} top1 {:.2}% top5 {:.2}%  val loss {:.4} top1 {:.2}% top5 {:.2}%  {:.1}s {:.0} img/s",
+                row.epoch,
+                self.epochs,
+                row.lr,
+                row.train_loss,
+                row.train_top1_err,
+                row.train_top5_err,
+                row.val_loss,
+                row.val_top1_err,
+                row.val_top5_err,
+                row.epoch_seconds,
+                row.train_img_s
+            );
+        }
+        if let Some(m) = message {
+            println!("epoch {}: {m}", row.epoch);
+        }
+        if self.state.lock().diverged {
+            eprintln!(
+                "epoch {}: the training loss is {}; stopping and keeping the last good checkpoint (try a lower train.lr)",
+                row.epoch, row.train_loss
+            );
+        }
+        self.rows.retain(|r| r.epoch < row.epoch);
+        self.rows.push(row);
+        if let Err(e) = results::write_csv(&self.path, &self.rows) {
+            eprintln!("{}: {e}", self.path.display());
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn fit(
+    exp: &Experiment,
+    paths: &RunPaths,
+    data: &DataSet,
+    vgg: &VggConfig,
+    device: Device,
+    resume: Option<usize>,
+    rows: Vec<EpochRow>,
+    state: SharedState,
+    opts: &TrainOptions,
+) -> Result<(), TrainError> {
+    let t = &exp.train;
+    device.seed(t.seed);
+    let model = vgg.init(&device.clone().autodiff());
+    let workers = exp.data.workers;
+    let train_loader = BatchLoader::new(
+        data.train.clone(),
+        data.pipeline.clone(),
+        t.batch_size,
+        true,
+        t.seed,
+        workers,
+        device.clone(),
+    );
+    train_loader.set_epoch(resume.unwrap_or(0));
+    let val_loader = BatchLoader::new(
+        data.val.clone(),
+        data.pipeline.clone(),
+        t.batch_size,
+        false,
+        t.seed,
+        workers,
+        device.clone(),
+    );
+    let momentum = (t.momentum > 0.0).then(|| {
+        MomentumConfig::new()
+            .with_momentum(t.momentum)
+            .with_dampening(0.0)
+    });
+    let weight_decay =
+        (t.weight_decay > 0.0).then(|| WeightDecayConfig::new(t.weight_decay as f32));
+    let optim = SgdConfig::new()
+        .with_momentum(momentum)
+        .with_weight_decay(weight_decay)
+        .init();
+    let scheduler = EpochSchedule::new(t, train_loader.num_batches(), state.clone());
+    let plateau = (t.schedule == Schedule::Plateau).then_some(PlateauRule {
+        patience: t.patience,
+        gamma: t.gamma,
+        max_drops: t.max_drops,
+    });
+    let ckpt_dir = paths.checkpoints();
+    let k = data.num_classes.min(5);
+    let tui = !opts.plain && std::io::stdout().is_terminal();
+    let mut training = SupervisedTraining::new(
+        paths.logs(),
+        std::sync::Arc::new(train_loader),
+        std::sync::Arc::new(val_loader),
+    )
+    .metrics((AccuracyMetric::new(), LossMetric::new()))
+    .metric_train_numeric(TopKAccuracyMetric::new(k))
+    .metric_valid_numeric(TopKAccuracyMetric::new(k))
+    .metric_train_numeric(LearningRateMetric::new())
+    .with_custom_checkpointers(
+        AtomicFileCheckpointer::new(&ckpt_dir, "model"),
+        AtomicFileCheckpointer::new(&ckpt_dir, "optim"),
+        AtomicFileCheckpointer::new(&ckpt_dir, "scheduler"),
+    )
+    .with_checkpointing_strategy(KeepLastAndBest::new(state.clone(), &ckpt_dir))
+    .early_stopping(StopRule(state.clone()))
+    .num_epochs(t.epochs);
+    if let Some(epoch) = resume {
+        training = training.checkpoint(epoch);
+    }
+    let inner = tui.then(|| default_renderer(training.interrupter(), resume));
+    let sink = RunSink {
+        rows,
+        path: paths.metrics(),
+        state: state.clone(),
+        plateau,
+        epochs: t.epochs,
+        print: !tui,
+    };
+    training = training.renderer(Box::new(EpochReporter::new(
+        inner,
+        resume.unwrap_or(0) + 1,
+        sink,
+    )));
+    let result = training.launch(Learner::new(model, optim, scheduler));
+    if let Some(err) = result.error {
+        return Err(TrainError::Training(err.to_string()));
+    }
+    if state.lock().epoch == resume.unwrap_or(0) && !state.lock().stop {
+        return Err(TrainError::Training(
+            "no epoch completed (interrupted)".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Copies the best checkpoint to `model.bpk` and writes `results.csv`.
+fn finalize(
+    exp: &Experiment,
+    paths: &RunPaths,
+    data: &DataSet,
+    vgg: &VggConfig,
+    spec: DeviceSpec,
+    state: &SharedState,
+    wall_seconds: f64,
+) -> Result<ResultRow, TrainError> {
+    let rows: Vec<EpochRow> = results::read_csv(&paths.metrics()).map_err(TrainError::Resume)?;
+    let last = rows
+        .last()
+        .ok_or_else(|| TrainError::Training("no epoch was recorded in metrics.csv".into()))?;
+    let best = rows
+        .iter()
+        .filter(|r| r.val_top1_err.is_finite() && r.train_loss.is_finite())
+        .min_by(|a, b| a.val_top1_err.total_cmp(&b.val_top1_err))
+        .unwrap_or(last);
+    let best_ckpt = checkpoint::part_path(&paths.checkpoints(), "model", best.epoch);
+    if best_ckpt.is_file() {
+        let bytes = std::fs::read(&best_ckpt).map_err(|e| TrainError::io(&best_ckpt, e))?;
+        write_atomic(&paths.best_model(), &bytes)
+            .map_err(|e| TrainError::io(paths.best_model(), e))?;
+    }
+    let s = state.lock().clone();
+    let status = if s.diverged {
+        "diverged"
+    } else if s.stop {
+        "stopped"
+    } else {
+        "finished"
+    };
+    let row = ResultRow {
+        name: exp.name.clone(),
+        arch: vgg.arch.name().into(),
+        batch_norm: vgg.batch_norm,
+        width: vgg.width,
+        dataset: data.name.into(),
+        image_size: exp.data.image_size,
+        epochs: last.epoch,
+        seed: exp.train.seed,
+        params: summary::param_count(vgg),
+        top1_err: best.val_top1_err,
+        top5_err: best.val_top5_err,
+        best_epoch: best.epoch,
+        wall_seconds,
+        device: spec.name(),
+        git_commit: results::git_commit(),
+        status: status.into(),
+        final_top1_err: last.val_top1_err,
+        final_top5_err: last.val_top5_err,
+        train_images: data.train.len(),
+        val_images: data.val.len(),
+    };
+    results::write_csv(&paths.results(), std::slice::from_ref(&row))
+        .map_err(|e| TrainError::io(paths.results(), e))?;
+    Ok(row)
+}

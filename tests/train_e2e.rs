@@ -1,0 +1,264 @@
+//! End-to-end training runs of the real binary on real data (Fashion-MNIST from Debian's
+//! `dataset-fashion-mnist`, which `.ci/run` installs) and on tiny CIFAR / image-folder sets
+//! written in the official formats.
+
+mod util;
+
+use std::path::Path;
+use util::*;
+
+const FMNIST: &str = "/usr/share/datasets/fashion-mnist";
+
+fn tiny_a(out: &Path, extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = vec![
+        "--config".into(),
+        "configs/quickstart.toml".into(),
+        "--plain".into(),
+        "--set".into(),
+        format!("run.output_dir={:?}", out.display().to_string()),
+    ];
+    for e in extra {
+        args.push("--set".into());
+        args.push(e.to_string());
+    }
+    args
+}
+
+fn run(args: &[String]) -> std::process::Output {
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    vgg_train(&refs)
+}
+
+#[test]
+fn fashion_mnist_subset_trains_a_narrow_vgg_a_far_below_chance() {
+    assert!(
+        Path::new(FMNIST)
+            .join("train-images-idx3-ubyte.gz")
+            .is_file(),
+        "install Debian's dataset-fashion-mnist (apt-get install dataset-fashion-mnist)"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run(&tiny_a(
+        tmp.path(),
+        &[
+            "name=fmnist-e2e",
+            &format!("data.path={FMNIST:?}"),
+            "data.train_limit=4000",
+            "data.val_limit=1000",
+            "train.epochs=2",
+        ],
+    ));
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "stdout: {stdout}\nstderr: {stderr}");
+    // One plain line per epoch, never one per batch.
+    assert_eq!(
+        stdout.lines().filter(|l| l.starts_with("epoch ")).count(),
+        2,
+        "{stdout}"
+    );
+    let dir = tmp.path().join("fmnist-e2e");
+    let (header, rows) = read_csv(&dir.join("results.csv"));
+    assert_eq!(
+        header[..15],
+        [
+            "name",
+            "arch",
+            "batch_norm",
+            "width",
+            "dataset",
+            "image_size",
+            "epochs",
+            "seed",
+            "params",
+            "top1_err",
+            "top5_err",
+            "best_epoch",
+            "wall_seconds",
+            "device",
+            "git_commit"
+        ]
+    );
+    assert_eq!(rows.len(), 1);
+    let top1: f64 = field(&header, &rows[0], "top1_err").parse().unwrap();
+    let top5: f64 = field(&header, &rows[0], "top5_err").parse().unwrap();
+    // Chance is 90% top-1 and 50% top-5 error on 10 classes.
+    assert!(top1 < 40.0, "top-1 error {top1}%");
+    assert!(top5 < 10.0, "top-5 error {top5}%");
+    assert_eq!(field(&header, &rows[0], "dataset"), "fashion-mnist");
+    assert_eq!(field(&header, &rows[0], "device"), "flex");
+    let (mheader, mrows) = read_csv(&dir.join("metrics.csv"));
+    assert_eq!(
+        mheader,
+        [
+            "epoch",
+            "lr",
+            "train_loss",
+            "train_top1_err",
+            "train_top5_err",
+            "val_loss",
+            "val_top1_err",
+            "val_top5_err",
+            "epoch_seconds",
+            "train_img_s"
+        ]
+    );
+    assert_eq!(mrows.len(), 2);
+    assert!(dir.join("config.toml").is_file());
+    assert!(dir.join("model.bpk").is_file());
+    assert!(dir.join("checkpoint/model-2.bpk").is_file());
+    // The saved config is the resolved one, overrides included.
+    let saved = std::fs::read_to_string(dir.join("config.toml")).unwrap();
+    assert!(saved.contains("train_limit = 4000"), "{saved}");
+    assert!(stdout.contains("top-1 error"), "{stdout}");
+}
+
+#[test]
+fn rerunning_a_finished_run_trains_nothing_and_resuming_continues_the_epochs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = [
+        "name=resume",
+        "data.train_limit=256",
+        "data.val_limit=128",
+        "model.width=0.125",
+        "model.hidden=32",
+    ];
+    let first = run(&tiny_a(
+        tmp.path(),
+        &[&base[..], &["train.epochs=1"]].concat(),
+    ));
+    assert!(first.status.success(), "{:?}", text(&first));
+    let dir = tmp.path().join("resume");
+    let results = std::fs::read(dir.join("results.csv")).unwrap();
+
+    // Same command again: reported, not retrained, nothing rewritten.
+    let again = run(&tiny_a(
+        tmp.path(),
+        &[&base[..], &["train.epochs=1"]].concat(),
+    ));
+    let (stdout, _) = text(&again);
+    assert!(again.status.success());
+    assert!(stdout.contains("already finished"), "{stdout}");
+    assert!(!stdout.contains("epoch 1/"), "{stdout}");
+    assert_eq!(std::fs::read(dir.join("results.csv")).unwrap(), results);
+
+    // An interrupted longer run: without results.csv, the same run continues at epoch 2.
+    std::fs::remove_file(dir.join("results.csv")).unwrap();
+    let more = run(&tiny_a(
+        tmp.path(),
+        &[&base[..], &["train.epochs=2"]].concat(),
+    ));
+    let (stdout, stderr) = text(&more);
+    assert!(more.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("resuming after epoch 1"), "{stdout}");
+    assert!(
+        stdout.contains("epoch 2/2") && !stdout.contains("epoch 1/2"),
+        "{stdout}"
+    );
+    let (_, rows) = read_csv(&dir.join("metrics.csv"));
+    let epochs: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(epochs, ["1", "2"]);
+
+    // A different model in the same directory is refused, and --fresh moves the old run aside.
+    let other = run(&tiny_a(
+        tmp.path(),
+        &[&base[..], &["model.arch=B"]].concat(),
+    ));
+    assert_clean_failure(&other, 2, &["different experiment", "--fresh"]);
+    let mut args = tiny_a(
+        tmp.path(),
+        &[&base[..], &["model.arch=B", "train.epochs=1"]].concat(),
+    );
+    args.push("--fresh".into());
+    let fresh = run(&args);
+    assert!(fresh.status.success(), "{:?}", text(&fresh));
+    let moved = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("resume.old-")
+        })
+        .count();
+    assert_eq!(moved, 1);
+}
+
+#[test]
+fn cifar10_binary_batches_train_end_to_end() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = write_cifar10(tmp.path(), 4);
+    let cfg = write_config(
+        tmp.path(),
+        "cifar.toml",
+        &format!(
+            r#"
+name = "cifar"
+[model]
+arch = "A"
+width = 0.0625
+head = "compact"
+hidden = 16
+init = "kaiming"
+[data]
+dataset = "cifar10"
+path = {:?}
+image_size = 32
+[train]
+epochs = 1
+batch_size = 16
+schedule = "constant"
+[run]
+output_dir = {:?}
+"#,
+            data.display().to_string(),
+            tmp.path().join("out").display().to_string()
+        ),
+    );
+    let out = vgg_train(&["--config", cfg.to_str().unwrap(), "--plain"]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    let (header, rows) = read_csv(&tmp.path().join("out/cifar/results.csv"));
+    assert_eq!(field(&header, &rows[0], "dataset"), "cifar10");
+    assert_eq!(field(&header, &rows[0], "train_images"), "200");
+    assert_eq!(field(&header, &rows[0], "val_images"), "40");
+}
+
+#[test]
+fn image_folder_with_mixed_formats_trains_end_to_end() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = write_image_folder(tmp.path(), 6);
+    let cfg = write_config(
+        tmp.path(),
+        "folder.toml",
+        &format!(
+            r#"
+name = "folder"
+[model]
+arch = "A"
+width = 0.0625
+head = "compact"
+hidden = 16
+init = "kaiming"
+[data]
+dataset = "image-folder"
+path = {:?}
+image_size = 32
+resize = 36
+[train]
+epochs = 1
+batch_size = 4
+schedule = "constant"
+[run]
+output_dir = {:?}
+"#,
+            data.display().to_string(),
+            tmp.path().join("out").display().to_string()
+        ),
+    );
+    let out = vgg_train(&["--config", cfg.to_str().unwrap(), "--plain"]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    let (header, rows) = read_csv(&tmp.path().join("out/folder/results.csv"));
+    assert_eq!(field(&header, &rows[0], "dataset"), "image-folder");
+    // 6 images per class + one grey JPEG in the first class, two classes.
+    assert_eq!(field(&header, &rows[0], "train_images"), "13");
+}

@@ -1,0 +1,137 @@
+//! Helpers for the end-to-end tests: run the real binary, write tiny data sets in the official
+//! formats into temporary directories.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs `vgg-train` with `args` from the repository root.
+pub fn vgg_train(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_vgg-train"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("running vgg-train")
+}
+
+/// stdout and stderr as text.
+pub fn text(out: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Asserts a failure with `code`, a single-line `error:` message containing every `needle`,
+/// and no panic or backtrace.
+pub fn assert_clean_failure(out: &Output, code: i32, needles: &[&str]) {
+    let (stdout, stderr) = text(out);
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "stdout: {stdout}\nstderr: {stderr}"
+    );
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "expected one error line, got: {stderr}");
+    assert!(lines[0].starts_with("error: "), "{stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"),
+        "{stderr}"
+    );
+    for n in needles {
+        assert!(stderr.contains(n), "missing {n:?} in: {stderr}");
+    }
+}
+
+/// Reads a CSV file into its header and rows of strings.
+pub fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut r = csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let header = r.headers().unwrap().iter().map(String::from).collect();
+    let rows = r
+        .records()
+        .map(|rec| rec.unwrap().iter().map(String::from).collect())
+        .collect();
+    (header, rows)
+}
+
+/// The value of `column` in `row`.
+pub fn field<'a>(header: &[String], row: &'a [String], column: &str) -> &'a str {
+    let i = header
+        .iter()
+        .position(|h| h == column)
+        .unwrap_or_else(|| panic!("no column {column} in {header:?}"));
+    &row[i]
+}
+
+/// Writes a config file and returns its path.
+pub fn write_config(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// A tiny CIFAR-10 binary set: `per_class` records per class in each batch file, where class
+/// `c` is a bright square at a class-dependent position on a dark background.
+pub fn write_cifar10(dir: &Path, per_class: usize) -> PathBuf {
+    let root = dir.join("cifar-10-batches-bin");
+    std::fs::create_dir_all(&root).unwrap();
+    let batch = |seed: usize| {
+        let mut bytes = Vec::new();
+        for i in 0..per_class * 10 {
+            let class = i % 10;
+            bytes.push(class as u8);
+            for c in 0..3 {
+                for y in 0..32 {
+                    for x in 0..32 {
+                        let inside = y / 8 == class / 4 && x / 8 == class % 4;
+                        let noise = ((i * 31 + y * 7 + x * 13 + c + seed) % 17) as u8;
+                        bytes.push(if inside { 200 + noise } else { 20 + noise });
+                    }
+                }
+            }
+        }
+        bytes
+    };
+    for b in 1..=5 {
+        std::fs::write(root.join(format!("data_batch_{b}.bin")), batch(b)).unwrap();
+    }
+    std::fs::write(root.join("test_batch.bin"), batch(9)).unwrap();
+    root
+}
+
+/// A tiny image folder: `train/` and `val/` with two classes (red and blue images), PNG and
+/// JPEG files, one PNG named `.JPEG`, one grey JPEG, different sizes.
+pub fn write_image_folder(dir: &Path, per_class: usize) -> PathBuf {
+    let root = dir.join("folder");
+    for split in ["train", "val"] {
+        for (class, colour) in [("n01_red", [220u8, 30, 30]), ("n02_blue", [30, 30, 220])] {
+            let d = root.join(split).join(class);
+            std::fs::create_dir_all(&d).unwrap();
+            for i in 0..per_class {
+                let (w, h) = (40 + (i as u32 % 3) * 10, 36 + (i as u32 % 2) * 12);
+                let img = image::RgbImage::from_fn(w, h, |x, y| {
+                    let n = ((x * 7 + y * 3 + i as u32) % 20) as u8;
+                    image::Rgb([colour[0] - n, colour[1] + n, colour[2] - n])
+                });
+                let (name, format) = match i % 3 {
+                    0 => (format!("img{i}.png"), image::ImageFormat::Png),
+                    1 => (format!("img{i}.JPEG"), image::ImageFormat::Png), // PNG named .JPEG
+                    _ => (format!("img{i}.jpg"), image::ImageFormat::Jpeg),
+                };
+                img.save_with_format(d.join(name), format).unwrap();
+            }
+        }
+        let grey = image::GrayImage::from_pixel(48, 40, image::Luma([90]));
+        grey.save_with_format(
+            root.join(split).join("n01_red").join("grey.jpg"),
+            image::ImageFormat::Jpeg,
+        )
+        .unwrap();
+    }
+    root
+}
