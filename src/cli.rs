@@ -35,6 +35,21 @@ pub enum Command {
     Summary(ConfigArgs),
     /// Print the resolved experiment as TOML (defaults and --set applied).
     Config(ConfigArgs),
+    /// Expand a sweep manifest (experiments/*.toml) into one tab-separated line per run:
+    /// name, run directory, config, overrides. Used by scripts/sweep.sh.
+    Plan {
+        /// The manifest.
+        experiment: PathBuf,
+    },
+    /// Turn the runs under DIR into report.md, report.csv and plots (PNG and SVG): a
+    /// Table-3-style table with mean ± std over seeds and the paper's comparisons.
+    Report {
+        /// Directory searched recursively for run directories.
+        dir: PathBuf,
+        /// Where to write the report (default: DIR).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 /// A config file and overrides.
@@ -72,11 +87,25 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             let exp = load(&args)?;
             let (channels, classes) = data_shape(&exp);
             let vgg = VggConfig::from_model(&exp.model, channels, classes);
-            print!("{}", summary::render(&vgg, exp.data.image_size));
+            print_stdout(&summary::render(&vgg, exp.data.image_size));
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Config(args)) => {
-            print!("{}", load(&args)?.to_toml());
+            print_stdout(&load(&args)?.to_toml());
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Plan { experiment }) => {
+            let manifest = crate::sweep::Manifest::load(&experiment)?;
+            let lines: Vec<String> = manifest.plan()?.iter().map(|r| r.to_line()).collect();
+            print_stdout(&(lines.join("\n") + "\n"));
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Report { dir, out }) => {
+            let out = out.unwrap_or_else(|| dir.clone());
+            let written = crate::report::write_report(&dir, &out).map_err(anyhow::Error::msg)?;
+            for p in written {
+                println!("wrote {}", p.display());
+            }
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -134,6 +163,12 @@ fn train(args: &TrainArgs) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Prints `text`; a closed pipe (`| head`) is not an error.
+fn print_stdout(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }
 
 /// Joins a multi-line message into one line.

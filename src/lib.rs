@@ -12,5 +12,7 @@ pub mod data;
 pub mod device;
 pub mod error;
 pub mod model;
+pub mod report;
 pub mod results;
+pub mod sweep;
 pub mod train;

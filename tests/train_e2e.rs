@@ -29,25 +29,12 @@ fn run(args: &[String]) -> std::process::Output {
     vgg_train(&refs)
 }
 
+/// The quickstart's data: the first 3,000 / 1,000 images of the real Fashion-MNIST, kept in
+/// the repository (data/fashion-mnist-sample).
 #[test]
-fn fashion_mnist_subset_trains_a_narrow_vgg_a_far_below_chance() {
-    assert!(
-        Path::new(FMNIST)
-            .join("train-images-idx3-ubyte.gz")
-            .is_file(),
-        "install Debian's dataset-fashion-mnist (apt-get install dataset-fashion-mnist)"
-    );
+fn bundled_fashion_mnist_sample_trains_a_narrow_vgg_a_far_below_chance() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = run(&tiny_a(
-        tmp.path(),
-        &[
-            "name=fmnist-e2e",
-            &format!("data.path={FMNIST:?}"),
-            "data.train_limit=4000",
-            "data.val_limit=1000",
-            "train.epochs=2",
-        ],
-    ));
+    let out = run(&tiny_a(tmp.path(), &["name=fmnist-e2e", "train.epochs=2"]));
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "stdout: {stdout}\nstderr: {stderr}");
     // One plain line per epoch, never one per batch.
@@ -108,8 +95,40 @@ fn fashion_mnist_subset_trains_a_narrow_vgg_a_far_below_chance() {
     assert!(dir.join("checkpoint/model-2.bpk").is_file());
     // The saved config is the resolved one, overrides included.
     let saved = std::fs::read_to_string(dir.join("config.toml")).unwrap();
-    assert!(saved.contains("train_limit = 4000"), "{saved}");
+    assert!(saved.contains("epochs = 2"), "{saved}");
     assert!(stdout.contains("top-1 error"), "{stdout}");
+}
+
+/// Without `data.path`, Fashion-MNIST is read from Debian's `dataset-fashion-mnist` package
+/// (which `.ci/run` installs); where it is absent the run must say how to install it.
+#[test]
+fn default_fashion_mnist_path_is_debians_package() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run(&tiny_a(
+        tmp.path(),
+        &[
+            "name=default-path",
+            "data.path=\"\"",
+            "data.train_limit=2000",
+            "data.val_limit=500",
+            "train.epochs=1",
+        ],
+    ));
+    if Path::new(FMNIST)
+        .join("train-images-idx3-ubyte.gz")
+        .is_file()
+    {
+        assert!(out.status.success(), "{:?}", text(&out));
+        let (header, rows) = read_csv(&tmp.path().join("default-path/results.csv"));
+        assert_eq!(field(&header, &rows[0], "train_images"), "2000");
+        let top1: f64 = field(&header, &rows[0], "top1_err").parse().unwrap();
+        assert!(
+            top1 < 60.0,
+            "top-1 error {top1}% after one epoch on 2,000 images"
+        );
+    } else {
+        assert_clean_failure(&out, 2, &[FMNIST, "apt-get install dataset-fashion-mnist"]);
+    }
 }
 
 #[test]

@@ -1,0 +1,189 @@
+//! `vgg-train report` on fixture CSVs: missing seeds, a failed run, a one-epoch run, an
+//! ImageNet run that gets the paper's columns; plots are valid PNG and SVG.
+
+mod util;
+
+use std::path::Path;
+use util::*;
+
+const METRICS_HEADER: &str = "epoch,lr,train_loss,train_top1_err,train_top5_err,val_loss,val_top1_err,val_top5_err,epoch_seconds,train_img_s\n";
+const RESULTS_HEADER: &str = "name,arch,batch_norm,width,dataset,image_size,epochs,seed,params,top1_err,top5_err,best_epoch,wall_seconds,device,git_commit,status,final_top1_err,final_top5_err,train_images,val_images\n";
+
+/// Writes a run directory with `curve` as its validation top-1 errors.
+fn run_dir(
+    root: &Path,
+    name: &str,
+    arch: &str,
+    dataset: &str,
+    seed: u64,
+    curve: &[f64],
+    finished: bool,
+) {
+    let dir = root.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("config.toml"), format!("name = \"{name}\"\n")).unwrap();
+    let mut m = METRICS_HEADER.to_string();
+    for (i, e) in curve.iter().enumerate() {
+        m += &format!(
+            "{},0.01,1.0,{e},5.0,1.0,{e},{:.1},10.0,100.0\n",
+            i + 1,
+            e / 4.0
+        );
+    }
+    std::fs::write(dir.join("metrics.csv"), m).unwrap();
+    if finished {
+        let (best_epoch, best) = curve
+            .iter()
+            .enumerate()
+            .min_by(|a, b| a.1.total_cmp(b.1))
+            .map(|(i, e)| (i + 1, *e))
+            .unwrap();
+        let last = curve.last().unwrap();
+        std::fs::write(
+            dir.join("results.csv"),
+            format!(
+                "{RESULTS_HEADER}{name},{arch},false,0.25,{dataset},32,{},{seed},1000,{best},{:.1},{best_epoch},60.0,flex,abc,finished,{last},{:.1},100,50\n",
+                curve.len(),
+                best / 4.0,
+                last / 4.0
+            ),
+        )
+        .unwrap();
+    }
+}
+
+fn fixture(root: &Path) {
+    let fm = root.join("fmnist");
+    for (seed, d) in [(0, 0.0), (1, 0.4), (2, -0.4)] {
+        run_dir(
+            &fm,
+            &format!("a-s{seed}"),
+            "A",
+            "fashion-mnist",
+            seed,
+            &[20.0, 12.0 + d],
+            true,
+        );
+        run_dir(
+            &fm,
+            &format!("e-s{seed}"),
+            "E",
+            "fashion-mnist",
+            seed,
+            &[25.0, 10.0 + d],
+            true,
+        );
+    }
+    // A-LRN is missing seed 2; D ran one seed for one epoch; B's seed 1 failed after 1 epoch.
+    run_dir(
+        &fm,
+        "alrn-s0",
+        "A-LRN",
+        "fashion-mnist",
+        0,
+        &[20.0, 12.1],
+        true,
+    );
+    run_dir(
+        &fm,
+        "alrn-s1",
+        "A-LRN",
+        "fashion-mnist",
+        1,
+        &[20.0, 12.3],
+        true,
+    );
+    run_dir(&fm, "d-s0", "D", "fashion-mnist", 0, &[15.0], true);
+    run_dir(&fm, "b-s0", "B", "fashion-mnist", 0, &[18.0, 11.0], true);
+    run_dir(&fm, "b-s1", "B", "fashion-mnist", 1, &[19.0], false);
+    // ImageNet runs get the paper's Table 3 beside them.
+    let inet = root.join("imagenet");
+    run_dir(
+        &inet,
+        "vgg16-s0",
+        "D",
+        "image-folder",
+        0,
+        &[40.0, 28.0],
+        true,
+    );
+    run_dir(
+        &inet,
+        "vgg16-1x1-s0",
+        "C",
+        "image-folder",
+        0,
+        &[41.0, 29.0],
+        true,
+    );
+}
+
+#[test]
+fn report_tables_seeds_failures_and_the_paper_columns() {
+    let tmp = tempfile::tempdir().unwrap();
+    fixture(tmp.path());
+    let out_dir = tmp.path().join("report");
+    let out = vgg_train(&[
+        "report",
+        tmp.path().to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    let md = std::fs::read_to_string(out_dir.join("report.md")).unwrap();
+    // Mean ± sample std over three seeds: 12.0, 12.4, 11.6 -> 12.00 ± 0.40.
+    assert!(
+        md.contains("| A | 11 | 1000 | 12.00 ± 0.40 | 3.00 ± 0.10 | 3 | 2 |"),
+        "{md}"
+    );
+    // Missing seed: A-LRN has two.
+    assert!(md.contains("| A-LRN | 11 | 1000 | 12.20 ± 0.14 |"), "{md}");
+    // One seed, one epoch: no std.
+    assert!(
+        md.contains("| D | 16 | 1000 | 15.00 | 3.80 | 1 | 1 |"),
+        "{md}"
+    );
+    // The failed run is listed, not averaged.
+    assert!(
+        md.contains("b-s1`: 1 epochs recorded, no results.csv"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| B | 13 | 1000 | 11.00 | 2.80 | 1 | 2 |"),
+        "{md}"
+    );
+    // Comparisons with their spread.
+    assert!(md.contains("| A vs A-LRN | does LRN help?"), "{md}");
+    assert!(
+        md.contains("| D vs E |") || md.contains("| A vs B |"),
+        "{md}"
+    );
+    // ImageNet: the paper's numbers beside ours.
+    assert!(md.contains("paper top-1"), "{md}");
+    assert!(
+        md.contains("| D | 16 | 1000 | 28.00 | 7.00 | 1 | 2 | 27.0 | 8.8 |"),
+        "{md}"
+    );
+    assert!(md.contains("| C vs D | 1x1 vs 3x3"), "{md}");
+    let (header, rows) = read_csv(&out_dir.join("report.csv"));
+    assert_eq!(rows.len(), 7, "{rows:?}");
+    assert!(header.contains(&"paper_top1_err".to_string()));
+    for stem in ["error-vs-depth", "learning-curves"] {
+        let png = std::fs::read(out_dir.join(format!("{stem}.png"))).unwrap();
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{stem}.png");
+        let img = image::load_from_memory(&png).unwrap();
+        assert_eq!((img.width(), img.height()), (900, 600));
+        let svg = std::fs::read_to_string(out_dir.join(format!("{stem}.svg"))).unwrap();
+        assert!(
+            svg.contains("<svg") && svg.trim_end().ends_with("</svg>"),
+            "{stem}.svg"
+        );
+    }
+}
+
+#[test]
+fn report_on_a_directory_without_runs_fails_cleanly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = vgg_train(&["report", tmp.path().to_str().unwrap()]);
+    assert_clean_failure(&out, 1, &["no finished runs"]);
+}
