@@ -13,7 +13,9 @@
 # * -j N runs N at once (N slots, run i in slot i mod N); with --devices, slot s uses device
 #   s mod (number of devices), which puts each concurrent run on its own GPU.
 # * --slurm writes <output_dir>/sweep.slurm, an array job with one task per run that calls the
-#   same vgg-train command; --submit also submits it with sbatch.
+#   same vgg-train command; --submit also submits it with sbatch. Resources (GPUs, time) go in
+#   --sbatch-args, e.g. --sbatch-args "--gres=gpu:1 --time=3-00:00:00".
+#   scripts/slurm-local.sh starts a single-node Slurm to try it on one machine.
 #
 # The plan (one line per run) comes from `vgg-train plan EXPERIMENT`. Plain bash + coreutils
 # (+ flock from util-linux).
@@ -60,6 +62,7 @@ if [ "$slurm" = 1 ]; then
   first_dir="$(printf '%s\n' "$plan" | head -n1 | cut -f2)"
   out_dir="$(dirname "$first_dir")"
   mkdir -p "$out_dir"
+  out_dir="$(cd "$out_dir" && pwd)"
   printf '%s\n' "$plan" > "$out_dir/plan.tsv"
   n="$(printf '%s\n' "$plan" | wc -l)"
   script="$out_dir/sweep.slurm"
@@ -79,7 +82,17 @@ args=(--config "\$config" --plain)
 for o in "\${f[@]:3}"; do args+=(--set "\$o"); done
 if [ -f "\$dir/results.csv" ]; then echo "\$name: finished, skipped"; exit 0; fi
 mkdir -p "\$dir"
-exec "$bin" "\${args[@]}" >> "\$dir/train.log" 2>&1
+exec 9> "\$dir.lock"
+flock -n 9 || { echo "\$name: another process is training it, skipped"; exit 0; }
+echo "\$name: training, log in \$dir/train.log"
+if "$bin" "\${args[@]}" >> "\$dir/train.log" 2>&1; then
+  tail -n 2 "\$dir/train.log"
+else
+  status=\$?
+  echo "\$name: FAILED (exit \$status):"
+  tail -n 3 "\$dir/train.log"
+  exit "\$status"
+fi
 EOF
   chmod +x "$script"
   echo "wrote $script ($n tasks) and $out_dir/plan.tsv"

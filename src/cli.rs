@@ -184,9 +184,10 @@ pub fn exit_code(err: &anyhow::Error) -> ExitCode {
         }
         if let Some(t) = cause.downcast_ref::<TrainError>() {
             return match t {
-                TrainError::Data(_) | TrainError::Device(_) | TrainError::Resume(_) => {
-                    ExitCode::from(2)
-                }
+                TrainError::Data(_)
+                | TrainError::DataRead(_)
+                | TrainError::Device(_)
+                | TrainError::Resume(_) => ExitCode::from(2),
                 _ => ExitCode::from(1),
             };
         }

@@ -122,7 +122,10 @@ pub enum TrainError {
     /// The run directory holds a run that this config cannot continue.
     #[error("{0}")]
     Resume(String),
-    /// Training stopped with an error (a data error mid-epoch, a device error).
+    /// A data file failed while training (an unreadable image).
+    #[error("{0}")]
+    DataRead(String),
+    /// Training stopped with an error (a device error).
     #[error("training failed: {0}")]
     Training(String),
 }

@@ -1,5 +1,5 @@
 //! The command line: help, summary, config printing, and clean one-line errors with exit
-//! status 2 for bad configs, bad overrides and missing data.
+//! status 2 for missing data (the full bad-input suite is tests/bad_input.rs).
 
 mod util;
 
@@ -80,48 +80,6 @@ fn config_prints_the_resolved_toml_with_overrides() {
     assert!(out.status.success());
     assert!(stdout.contains("epochs = 9"), "{stdout}");
     assert!(stdout.contains("momentum = 0.9"), "{stdout}");
-}
-
-#[test]
-fn bad_configs_fail_with_one_line_naming_file_and_key() {
-    let tmp = tempfile::tempdir().unwrap();
-    let cases: &[(&str, &[&str])] = &[
-        (
-            "[model]\narch = \"A\"\ndepht = 3\n",
-            &["bad.toml line 3", "depht"],
-        ),
-        (
-            "[train]\nbatch_size = 0\n",
-            &["bad.toml", "train.batch_size"],
-        ),
-        ("[train]\nlr = -0.1\n", &["train.lr"]),
-        ("[model]\narch = \"Z\"\n", &["bad.toml", "A-LRN"]),
-        ("[data]\nimage_size = 16\n", &["data.image_size", "five"]),
-        ("[train\nlr = 1\n", &["bad.toml line 1"]),
-        ("[train]\nepochs = \"ten\"\n", &["bad.toml line 2"]),
-    ];
-    for (text_, needles) in cases {
-        let cfg = write_config(tmp.path(), "bad.toml", text_);
-        let out = vgg_train(&["--config", cfg.to_str().unwrap()]);
-        assert_clean_failure(&out, 2, needles);
-    }
-}
-
-#[test]
-fn bad_overrides_and_missing_files_fail_cleanly() {
-    let out = vgg_train(&[
-        "--config",
-        "configs/quickstart.toml",
-        "--set",
-        "train.epoch=2",
-    ]);
-    assert_clean_failure(&out, 2, &["--set train.epoch=2", "epoch"]);
-    let out = vgg_train(&["--config", "configs/quickstart.toml", "--set", "noequals"]);
-    assert_clean_failure(&out, 2, &["key=value"]);
-    let out = vgg_train(&["--config", "configs/does-not-exist.toml"]);
-    assert_clean_failure(&out, 2, &["configs/does-not-exist.toml"]);
-    let out = vgg_train(&[]);
-    assert_clean_failure(&out, 2, &["--config"]);
 }
 
 #[test]

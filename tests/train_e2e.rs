@@ -34,7 +34,18 @@ fn run(args: &[String]) -> std::process::Output {
 #[test]
 fn bundled_fashion_mnist_sample_trains_a_narrow_vgg_a_far_below_chance() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = run(&tiny_a(tmp.path(), &["name=fmnist-e2e", "train.epochs=2"]));
+    let out = run(&tiny_a(
+        tmp.path(),
+        &[
+            "name=fmnist-e2e",
+            "train.epochs=2",
+            // BN and a constant rate make two short epochs learn reliably.
+            "model.batch_norm=true",
+            "model.dropout=0.0",
+            "train.lr=0.05",
+            "train.schedule=\"constant\"",
+        ],
+    ));
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "stdout: {stdout}\nstderr: {stderr}");
     // One plain line per epoch, never one per batch.
@@ -69,8 +80,8 @@ fn bundled_fashion_mnist_sample_trains_a_narrow_vgg_a_far_below_chance() {
     let top1: f64 = field(&header, &rows[0], "top1_err").parse().unwrap();
     let top5: f64 = field(&header, &rows[0], "top5_err").parse().unwrap();
     // Chance is 90% top-1 and 50% top-5 error on 10 classes.
-    assert!(top1 < 40.0, "top-1 error {top1}%");
-    assert!(top5 < 10.0, "top-5 error {top5}%");
+    assert!(top1 < 45.0, "top-1 error {top1}%");
+    assert!(top5 < 8.0, "top-5 error {top5}%");
     assert_eq!(field(&header, &rows[0], "dataset"), "fashion-mnist");
     assert_eq!(field(&header, &rows[0], "device"), "flex");
     let (mheader, mrows) = read_csv(&dir.join("metrics.csv"));
@@ -109,6 +120,10 @@ fn default_fashion_mnist_path_is_debians_package() {
         &[
             "name=default-path",
             "data.path=\"\"",
+            "model.batch_norm=true",
+            "model.dropout=0.0",
+            "train.lr=0.05",
+            "train.schedule=\"constant\"",
             "data.train_limit=2000",
             "data.val_limit=500",
             "train.epochs=1",

@@ -7,7 +7,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use burn::data::dataloader::{DataLoader, DataLoaderIterator, Progress};
 use burn::data::dataset::DatasetError;
@@ -50,6 +50,9 @@ struct Shared {
     epoch: AtomicUsize,
     pool: OnceLock<Option<Arc<rayon::ThreadPool>>>,
     workers: usize,
+    /// The first data error met by the producer (the training loop only sees a generic
+    /// interruption).
+    failure: Mutex<Option<String>>,
 }
 
 /// The loader: a view `[start, end)` of a split, on a device.
@@ -100,6 +103,7 @@ impl BatchLoader {
                 epoch: AtomicUsize::new(0),
                 pool: OnceLock::new(),
                 workers,
+                failure: Mutex::new(None),
             }),
             device,
             start: 0,
@@ -111,6 +115,15 @@ impl BatchLoader {
     /// `epochs_done + 1` exactly as an uninterrupted run would.
     pub fn set_epoch(&self, epochs_done: usize) {
         self.shared.epoch.store(epochs_done, Ordering::SeqCst);
+    }
+
+    /// The data error that stopped an epoch, if one did.
+    pub fn failure(&self) -> Option<String> {
+        self.shared
+            .failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Number of batches per epoch.
@@ -217,6 +230,10 @@ fn produce(
     for chunk in order.chunks(shared.batch_size) {
         let batch = shared.prepare(chunk, epoch);
         let failed = batch.is_err();
+        if let Err(e) = &batch {
+            let mut slot = shared.failure.lock().unwrap_or_else(|e| e.into_inner());
+            slot.get_or_insert_with(|| e.to_string());
+        }
         // A closed channel means the consumer stopped early: nothing left to do.
         if tx.send(batch).is_err() || failed {
             return;

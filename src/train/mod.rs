@@ -70,7 +70,23 @@ pub fn train(exp: &Experiment, opts: &TrainOptions) -> Result<Outcome, TrainErro
     // Resume: keep the metrics rows that a complete checkpoint backs, drop the rest.
     let mut rows: Vec<EpochRow> =
         results::read_csv(&paths.metrics()).map_err(TrainError::Resume)?;
+    let vgg = VggConfig::from_model(&exp.model, data.pipeline.channels, data.num_classes);
     let resume = latest_complete(&paths.checkpoints(), rows.len().min(exp.train.epochs));
+    if let Some(epoch) = resume {
+        check_checkpoint_fits(
+            &checkpoint::part_path(&paths.checkpoints(), "model", epoch),
+            &vgg,
+            &device,
+        )?;
+    }
+    for e in checkpoint::epochs_on_disk(&paths.checkpoints()) {
+        if Some(e) > resume && e <= rows.len() {
+            eprintln!(
+                "warning: {}: checkpoint of epoch {e} is incomplete or unreadable; it is ignored",
+                paths.checkpoints().display()
+            );
+        }
+    }
     rows.truncate(resume.unwrap_or(0));
     results::write_csv(&paths.metrics(), &rows).map_err(|e| TrainError::io(paths.metrics(), e))?;
     let state = SharedState::default();
@@ -87,7 +103,6 @@ pub fn train(exp: &Experiment, opts: &TrainOptions) -> Result<Outcome, TrainErro
         println!("{}: resuming after epoch {epoch}", paths.dir.display());
     }
     let prior_seconds: f64 = rows.iter().map(|r| r.epoch_seconds).sum();
-    let vgg = VggConfig::from_model(&exp.model, data.pipeline.channels, data.num_classes);
     let done = resume.unwrap_or(0) >= exp.train.epochs || state.lock().stop;
     if !done {
         fit(
@@ -163,6 +178,35 @@ fn check_same_experiment(paths: &RunPaths, exp: &Experiment) -> Result<(), Train
         differs.join("], ["),
         paths.config().display()
     )))
+}
+
+/// Refuses a checkpoint whose tensors do not fit the configured model (another arch, width,
+/// head or class count), before burn-train's loader would panic on it.
+fn check_checkpoint_fits(path: &Path, vgg: &VggConfig, device: &Device) -> Result<(), TrainError> {
+    use burn::store::{BurnpackStore, ModuleSnapshot};
+    let mut model = vgg.init(device);
+    let mut store = BurnpackStore::from_file(path);
+    let refuse = |what: String| {
+        TrainError::Resume(format!(
+            "{}: checkpoint does not fit the configured {} model ({what}); rerun with --fresh to move the old run aside",
+            path.display(),
+            vgg.arch
+        ))
+    };
+    match model.load_from(&mut store) {
+        Ok(r) if r.errors.is_empty() && r.missing.is_empty() && r.unused.is_empty() => Ok(()),
+        Ok(r) => Err(refuse(format!(
+            "{} mismatched, {} missing, {} unexpected tensors{}",
+            r.errors.len(),
+            r.missing.len(),
+            r.unused.len(),
+            r.errors
+                .first()
+                .map(|e| format!(", first: {}", crate::cli::one_line(&format!("{e:?}"))))
+                .unwrap_or_default()
+        ))),
+        Err(e) => Err(refuse(crate::cli::one_line(&e.to_string()))),
+    }
 }
 
 /// Stops training when the plateau schedule is done or the loss diverged.
@@ -250,6 +294,7 @@ fn fit(
         device.clone(),
     );
     train_loader.set_epoch(resume.unwrap_or(0));
+    let train_handle = train_loader.clone();
     let val_loader = BatchLoader::new(
         data.val.clone(),
         data.pipeline.clone(),
@@ -259,6 +304,7 @@ fn fit(
         workers,
         device.clone(),
     );
+    let val_loader_handle = val_loader.clone();
     let momentum = (t.momentum > 0.0).then(|| {
         MomentumConfig::new()
             .with_momentum(t.momentum)
@@ -313,7 +359,11 @@ fn fit(
         resume.unwrap_or(0) + 1,
         sink,
     )));
+    let val_handle = val_loader_handle;
     let result = training.launch(Learner::new(model, optim, scheduler));
+    if let Some(failure) = train_handle.failure().or_else(|| val_handle.failure()) {
+        return Err(TrainError::DataRead(failure));
+    }
     if let Some(err) = result.error {
         return Err(TrainError::Training(err.to_string()));
     }
