@@ -197,7 +197,11 @@ fn rerunning_a_finished_run_trains_nothing_and_resuming_continues_the_epochs() {
         tmp.path(),
         &[&base[..], &["model.arch=B"]].concat(),
     ));
-    assert_clean_failure(&other, 2, &["different experiment", "--fresh"]);
+    assert_clean_failure(
+        &other,
+        2,
+        &["different experiment", "model.arch", "--fresh"],
+    );
     let mut args = tiny_a(
         tmp.path(),
         &[&base[..], &["model.arch=B", "train.epochs=1"]].concat(),

@@ -244,6 +244,12 @@ fn produce(
 impl DataLoader<ImageBatch> for BatchLoader {
     fn iter<'a>(&'a self) -> Box<dyn DataLoaderIterator<ImageBatch> + 'a> {
         let epoch = self.shared.epoch.fetch_add(1, Ordering::SeqCst) + 1;
+        if self.shared.train {
+            // Dropout draws from the device's generator: seeding it per epoch makes a resumed
+            // run draw the same masks as an uninterrupted one.
+            self.device
+                .seed(mix_seed(&[self.shared.seed, epoch as u64, 0x4452_4f50]));
+        }
         let order = self.order(epoch);
         let total = order.len();
         let (tx, rx) = sync_channel(PREFETCH);

@@ -3,6 +3,7 @@
 //! checkpoint; a finished run is reported, not retrained.
 
 pub mod checkpoint;
+pub mod lock;
 pub mod reporter;
 pub mod schedule;
 pub mod step;
@@ -54,7 +55,9 @@ pub fn train(exp: &Experiment, opts: &TrainOptions) -> Result<Outcome, TrainErro
     let session_start = Instant::now();
     let paths = RunPaths::new(exp.run_dir());
     if opts.fresh && paths.dir.exists() {
+        let lock = lock::RunLock::acquire(&paths.dir)?;
         move_aside(&paths.dir)?;
+        drop(lock);
     }
     check_same_experiment(&paths, exp)?;
     if let Some(row) = finished_row(&paths)? {
@@ -63,7 +66,11 @@ pub fn train(exp: &Experiment, opts: &TrainOptions) -> Result<Outcome, TrainErro
     let spec = DeviceSpec::parse(&exp.run.device).map_err(TrainError::Device)?;
     let device = spec.device().map_err(TrainError::Device)?;
     let data = data::load(&exp.data, &exp.augment)?;
-    std::fs::create_dir_all(&paths.dir).map_err(|e| TrainError::io(&paths.dir, e))?;
+    let _lock = lock::RunLock::acquire(&paths.dir)?;
+    // Another process may have finished the run while we waited for the data.
+    if let Some(row) = finished_row(&paths)? {
+        return Ok(Outcome::AlreadyFinished(row));
+    }
     write_atomic(&paths.config(), exp.to_toml().as_bytes())
         .map_err(|e| TrainError::io(paths.config(), e))?;
 
@@ -153,31 +160,52 @@ fn check_same_experiment(paths: &RunPaths, exp: &Experiment) -> Result<(), Train
     let saved = Experiment::from_toml_str(&text, &paths.config(), &[]).map_err(|e| {
         TrainError::Resume(format!("{e}; rerun with --fresh to move the old run aside"))
     })?;
-    let mut differs = Vec::new();
-    if saved.model != exp.model {
-        differs.push("model");
-    }
-    if saved.data != exp.data {
-        differs.push("data");
-    }
-    if saved.augment != exp.augment {
-        differs.push("augment");
-    }
-    let (a, b) = (&saved.train, &exp.train);
-    if (a.batch_size, a.lr, a.seed, a.schedule) != (b.batch_size, b.lr, b.seed, b.schedule)
-        || (a.momentum, a.weight_decay, a.gamma) != (b.momentum, b.weight_decay, b.gamma)
-    {
-        differs.push("train (other than epochs)");
-    }
+    let differs = differing_keys(&saved, exp);
     if differs.is_empty() {
         return Ok(());
     }
     Err(TrainError::Resume(format!(
-        "{} holds a run of a different experiment ([{}] differ from {}); rerun with --fresh to move it aside, or change `name`",
+        "{} holds a run of a different experiment ({} differ from its {}); rerun with --fresh to move it aside, or change `name`",
         paths.dir.display(),
-        differs.join("], ["),
+        differs.join(", "),
         paths.config().display()
     )))
+}
+
+/// Dotted keys whose values differ between two experiments, ignoring those a run may change
+/// when it is continued (`train.epochs`, `data.workers`, `run.*`).
+fn differing_keys(a: &Experiment, b: &Experiment) -> Vec<String> {
+    fn walk(prefix: &str, a: &toml::Value, b: Option<&toml::Value>, out: &mut Vec<String>) {
+        match (a, b) {
+            (toml::Value::Table(ta), Some(toml::Value::Table(tb))) => {
+                let mut keys: Vec<&String> = ta.keys().chain(tb.keys()).collect();
+                keys.sort();
+                keys.dedup();
+                for k in keys {
+                    let key = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    match ta.get(k) {
+                        Some(va) => walk(&key, va, tb.get(k), out),
+                        None => out.push(key),
+                    }
+                }
+            }
+            (va, Some(vb)) if va == vb => {}
+            _ => out.push(prefix.to_string()),
+        }
+    }
+    let (Ok(ta), Ok(tb)) = (toml::Value::try_from(a), toml::Value::try_from(b)) else {
+        return vec!["config".into()];
+    };
+    let mut out = Vec::new();
+    walk("", &ta, Some(&tb), &mut out);
+    out.retain(|k| {
+        k != "train.epochs" && k != "data.workers" && k != "name" && !k.starts_with("run.")
+    });
+    out
 }
 
 /// Refuses a checkpoint whose tensors do not fit the configured model (another arch, width,
