@@ -3,6 +3,7 @@
 //! checkpoint; a finished run is reported, not retrained.
 
 pub mod checkpoint;
+pub mod health;
 pub mod lock;
 pub mod reporter;
 pub mod schedule;
@@ -254,6 +255,7 @@ struct RunSink {
     state: SharedState,
     plateau: Option<PlateauRule>,
     epochs: usize,
+    num_classes: usize,
     print: bool,
 }
 
@@ -289,7 +291,15 @@ impl EpochSink for RunSink {
             );
         }
         self.rows.retain(|r| r.epoch < row.epoch);
+        let epoch = row.epoch;
         self.rows.push(row);
+        let stalled = health::stalled_epochs(&self.rows, self.num_classes);
+        if stalled >= health::STALL_EPOCHS {
+            eprintln!(
+                "warning: epoch {epoch}: {}",
+                health::stall_message(stalled, self.num_classes)
+            );
+        }
         if let Err(e) = results::write_csv(&self.path, &self.rows) {
             eprintln!("{}: {e}", self.path.display());
         }
@@ -380,6 +390,7 @@ fn fit(
         state: state.clone(),
         plateau,
         epochs: t.epochs,
+        num_classes: data.num_classes,
         print: !tui,
     };
     training = training.renderer(Box::new(EpochReporter::new(
@@ -431,6 +442,8 @@ fn finalize(
     let s = state.lock().clone();
     let status = if s.diverged {
         "diverged"
+    } else if health::stalled_epochs(&rows, data.num_classes) >= health::STALL_EPOCHS {
+        "stalled"
     } else if s.stop {
         "stopped"
     } else {

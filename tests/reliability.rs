@@ -1,0 +1,102 @@
+//! Reliability: divergence stops a run and keeps the last good checkpoint, the paper-init
+//! stall is reported, and two processes never write one run directory. (SIGKILL at random
+//! moments is scripts/fault-injection.sh, run by CI.)
+
+mod util;
+
+use std::path::Path;
+use util::*;
+
+fn tiny_args(out: &Path, extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "--config",
+        "configs/quickstart.toml",
+        "--plain",
+        "--set",
+        "model.width=0.0625",
+        "--set",
+        "model.hidden=16",
+        "--set",
+        "data.train_limit=512",
+        "--set",
+        "data.val_limit=256",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.push("--set".into());
+    args.push(format!("run.output_dir={:?}", out.display().to_string()));
+    for e in extra {
+        args.push("--set".into());
+        args.push(e.to_string());
+    }
+    args
+}
+
+fn run(args: &[String]) -> std::process::Output {
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    vgg_train(&refs)
+}
+
+#[test]
+fn a_non_finite_loss_stops_the_run_and_marks_it_diverged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run(&tiny_args(tmp.path(), &["train.lr=1e5", "train.epochs=3"]));
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("keeping the last good checkpoint") && stderr.contains("train.lr"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"));
+    let dir = tmp.path().join("quickstart");
+    let (header, rows) = read_csv(&dir.join("results.csv"));
+    assert_eq!(field(&header, &rows[0], "status"), "diverged");
+    // Training stopped at the diverged epoch; its weights were not checkpointed.
+    let (_, epochs) = read_csv(&dir.join("metrics.csv"));
+    assert_eq!(epochs.len(), 1);
+    assert!(!dir.join("checkpoint/model-1.bpk").exists());
+}
+
+#[test]
+fn the_paper_init_stall_is_reported_with_the_fix() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run(&tiny_args(
+        tmp.path(),
+        &["model.init=\"paper\"", "train.epochs=3"],
+    ));
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("stalled") && stderr.contains("ln(10)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("init = \"kaiming\""), "{stderr}");
+    let (header, rows) = read_csv(&tmp.path().join("quickstart/results.csv"));
+    assert_eq!(field(&header, &rows[0], "status"), "stalled");
+}
+
+#[test]
+fn a_run_directory_locked_by_a_live_process_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("quickstart");
+    std::fs::create_dir_all(&dir).unwrap();
+    // This test process plays the other vgg-train: it holds the flock.
+    let holder = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .open(dir.join("lock"))
+        .unwrap();
+    holder.try_lock().unwrap();
+    std::fs::write(dir.join("lock"), "4242").unwrap();
+    let out = run(&tiny_args(tmp.path(), &["train.epochs=1"]));
+    assert_clean_failure(&out, 2, &["another vgg-train process", "4242"]);
+    assert!(!dir.join("metrics.csv").exists());
+    // Once the holder is gone, the lock is taken over and the run trains.
+    drop(holder);
+    let out = run(&tiny_args(tmp.path(), &["train.epochs=1"]));
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stderr.contains("died holding this run"), "{stderr}");
+}
