@@ -41,6 +41,25 @@ pub enum Command {
         /// The manifest.
         experiment: PathBuf,
     },
+    /// Measure training-step and inference images/s of the config's network on its device
+    /// (synthetic data; warm-up, then timed steps) and print CSV rows.
+    Bench {
+        /// Config and overrides.
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Benchmark every configuration (A, A-LRN, B, B-5x5, C, D, E) instead of model.arch.
+        #[arg(long)]
+        all_archs: bool,
+        /// Untimed warm-up steps.
+        #[arg(long, default_value_t = 3)]
+        warmup: usize,
+        /// Timed steps.
+        #[arg(long, default_value_t = 10)]
+        steps: usize,
+        /// Also write the rows to this CSV file.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Turn the runs under DIR into report.md, report.csv and plots (PNG and SVG): a
     /// Table-3-style table with mean ± std over seeds and the paper's comparisons.
     Report {
@@ -98,6 +117,50 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             let manifest = crate::sweep::Manifest::load(&experiment)?;
             let lines: Vec<String> = manifest.plan()?.iter().map(|r| r.to_line()).collect();
             print_stdout(&(lines.join("\n") + "\n"));
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Bench {
+            config,
+            all_archs,
+            warmup,
+            steps,
+            out,
+        }) => {
+            let exp = load(&config)?;
+            let archs: Vec<Option<crate::model::arch::Arch>> = if all_archs {
+                crate::model::arch::Arch::ALL
+                    .iter()
+                    .map(|a| Some(*a))
+                    .collect()
+            } else {
+                vec![None]
+            };
+            let opts = crate::bench::BenchOptions {
+                warmup,
+                steps: steps.max(1),
+            };
+            let mut rows = Vec::new();
+            for arch in archs {
+                let row = crate::bench::bench(&exp, arch, opts).map_err(anyhow::Error::msg)?;
+                eprintln!(
+                    "{} width {} {}x{} batch {} on {}: train {:.1} img/s, inference {:.1} img/s",
+                    row.arch,
+                    row.width,
+                    row.image_size,
+                    row.image_size,
+                    row.batch,
+                    row.device,
+                    row.train_img_s,
+                    row.infer_img_s
+                );
+                rows.push(row);
+            }
+            let csv = crate::results::to_csv(&rows)?;
+            print_stdout(&String::from_utf8_lossy(&csv));
+            if let Some(path) = out {
+                crate::results::write_atomic(&path, &csv)
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Report { dir, out }) => {

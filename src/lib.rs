@@ -6,6 +6,7 @@
 //! Learner and writes the [`results`].
 
 pub mod augment;
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod data;

@@ -1,0 +1,194 @@
+//! `vgg-train bench`: training-step and inference throughput of a config's network on its
+//! device, on synthetic data (no loader), timed step by step after a warm-up.
+//!
+//! A training step is what the Learner does per batch: forward, cross-entropy, backward, SGD
+//! with momentum and weight decay. Each step ends with a device sync, so asynchronous backends
+//! are timed fully.
+
+use std::time::Instant;
+
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{GradientsParams, SgdConfig};
+use burn::prelude::*;
+use burn::tensor::{Distribution, TensorData};
+use serde::Serialize;
+
+use crate::config::Experiment;
+use crate::data::ImageBatch;
+use crate::device::DeviceSpec;
+use crate::model::arch::Arch;
+use crate::model::{VggConfig, summary};
+use crate::report::mean_std;
+
+/// How long to measure.
+#[derive(Debug, Clone, Copy)]
+pub struct BenchOptions {
+    /// Untimed steps first (allocator, autotune, caches).
+    pub warmup: usize,
+    /// Timed steps.
+    pub steps: usize,
+}
+
+/// One CSV row of `vgg-train bench`.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchRow {
+    /// Configuration.
+    pub arch: String,
+    /// Channel multiplier.
+    pub width: f64,
+    /// Input side.
+    pub image_size: usize,
+    /// Images per step.
+    pub batch: usize,
+    /// Device.
+    pub device: String,
+    /// Float precision.
+    pub precision: String,
+    /// Training images/s, mean over timed steps.
+    pub train_img_s: f64,
+    /// Standard deviation of the per-step training images/s.
+    pub train_img_s_std: f64,
+    /// Inference images/s, mean over timed steps.
+    pub infer_img_s: f64,
+    /// Standard deviation of the per-step inference images/s.
+    pub infer_img_s_std: f64,
+    /// Trainable parameters.
+    pub params: usize,
+    /// Multiply-accumulates per image (forward), in billions.
+    pub gmacs: f64,
+    /// Achieved training GFLOP/s, counting a step as 3 forward passes of 2 FLOPs per MAC.
+    pub train_gflop_s: f64,
+    /// Compute threads (rayon pool) of the CPU backends.
+    pub threads: usize,
+    /// Host and CPU.
+    pub host: String,
+}
+
+/// The host name and CPU model, for the `host` column.
+pub fn host_description() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "unknown".into());
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    format!(
+        "{host} ({cpu}, {} cores)",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    )
+}
+
+fn synthetic_batch(n: usize, c: usize, s: usize, classes: usize, device: &Device) -> ImageBatch {
+    let images = Tensor::random([n, c, s, s], Distribution::Normal(0.0, 1.0), device);
+    let labels: Vec<i64> = (0..n).map(|i| (i % classes) as i64).collect();
+    let targets = Tensor::from_data(TensorData::new(labels, [n]), device);
+    ImageBatch { images, targets }
+}
+
+fn sync(device: &Device) -> Result<(), String> {
+    device
+        .sync()
+        .map_err(|e| format!("device sync failed: {e:?}"))
+}
+
+/// Images/s of each timed step of `step`.
+fn time_steps(
+    opts: BenchOptions,
+    batch: usize,
+    device: &Device,
+    mut step: impl FnMut() -> Result<(), String>,
+) -> Result<Vec<f64>, String> {
+    for _ in 0..opts.warmup {
+        step()?;
+        sync(device)?;
+    }
+    let mut rates = Vec::with_capacity(opts.steps);
+    for _ in 0..opts.steps {
+        let t = Instant::now();
+        step()?;
+        sync(device)?;
+        rates.push(batch as f64 / t.elapsed().as_secs_f64());
+    }
+    Ok(rates)
+}
+
+/// Benchmarks `exp`'s network (with `arch` instead of the configured one, when given).
+pub fn bench(exp: &Experiment, arch: Option<Arch>, opts: BenchOptions) -> Result<BenchRow, String> {
+    let spec = DeviceSpec::parse(&exp.run.device)?;
+    let device = spec.device()?;
+    let classes = if exp.model.num_classes == 0 {
+        match exp.data.dataset {
+            crate::config::DatasetKind::Cifar100 => 100,
+            crate::config::DatasetKind::ImageFolder => 1000,
+            _ => 10,
+        }
+    } else {
+        exp.model.num_classes
+    };
+    let mut vgg = VggConfig::from_model(&exp.model, exp.data.channels, classes);
+    if let Some(a) = arch {
+        vgg.arch = a;
+    }
+    let (n, s, c) = (exp.train.batch_size, exp.data.image_size, exp.data.channels);
+    device.seed(exp.train.seed);
+
+    // Training: forward, loss, backward, SGD step.
+    let ad = device.clone().autodiff();
+    let mut model = vgg.init(&ad);
+    let t = &exp.train;
+    let mut optim = SgdConfig::new()
+        .with_momentum((t.momentum > 0.0).then(|| {
+            MomentumConfig::new()
+                .with_momentum(t.momentum)
+                .with_dampening(0.0)
+        }))
+        .with_weight_decay(
+            (t.weight_decay > 0.0).then(|| WeightDecayConfig::new(t.weight_decay as f32)),
+        )
+        .init();
+    let batch = synthetic_batch(n, c, s, classes, &ad);
+    let train = time_steps(opts, n, &device, || {
+        let item = model.forward_classification(batch.clone());
+        let grads = GradientsParams::from_grads(item.loss.backward(), &model);
+        model = optim.step(t.lr, model.clone(), grads);
+        Ok(())
+    })?;
+
+    // Inference: the same network in eval mode, no autodiff.
+    let eval = model.valid();
+    let images = synthetic_batch(n, c, s, classes, &device).images;
+    let infer = time_steps(opts, n, &device, || {
+        let _ = eval.forward(images.clone());
+        Ok(())
+    })?;
+
+    let (train_img_s, train_std) = mean_std(&train);
+    let (infer_img_s, infer_std) = mean_std(&infer);
+    let macs = summary::macs(&vgg, s) as f64;
+    Ok(BenchRow {
+        arch: vgg.arch.name().into(),
+        width: vgg.width,
+        image_size: s,
+        batch: n,
+        device: spec.name(),
+        precision: "f32".into(),
+        train_img_s,
+        train_img_s_std: train_std.unwrap_or(0.0),
+        infer_img_s,
+        infer_img_s_std: infer_std.unwrap_or(0.0),
+        params: summary::param_count(&vgg),
+        gmacs: macs / 1e9,
+        train_gflop_s: train_img_s * macs * 2.0 * 3.0 / 1e9,
+        threads: rayon::current_num_threads(),
+        host: host_description(),
+    })
+}
