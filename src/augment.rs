@@ -153,21 +153,47 @@ pub struct Normalize {
     pub std: Vec<f32>,
 }
 
-/// Crops `size`×`size` at `crop` (zeros outside the image), flips, normalises and writes the
-/// result planar into `dst` (`out_channels * size * size` floats). A 1-channel image is
-/// replicated when `out_channels` is 3.
+/// Eigenvalues of the RGB covariance of ImageNet pixels in [0, 1] (as used by AlexNet-style
+/// PCA lighting noise; values from fb.resnet.torch).
+pub const IMAGENET_EIGVAL: [f32; 3] = [0.2175, 0.0188, 0.0045];
+/// The matching eigenvectors, one per column.
+pub const IMAGENET_EIGVEC: [[f32; 3]; 3] = [
+    [-0.5675, 0.7192, 0.4009],
+    [-0.5808, -0.0045, -0.8140],
+    [-0.5836, -0.6948, 0.4203],
+];
+
+/// AlexNet's colour augmentation (Krizhevsky et al. §4.1): the per-channel offset
+/// `Σ_j eigvec[c][j] · α_j · λ_j` with `α_j ~ N(0, sigma)`, in [0, 1] units.
+pub fn pca_color_shift<R: Rng + ?Sized>(sigma: f64, rng: &mut R) -> [f32; 3] {
+    use rand_distr::{Distribution, Normal};
+    let normal = Normal::new(0.0f32, sigma as f32).expect("sigma is finite and >= 0");
+    let alpha: [f32; 3] = std::array::from_fn(|_| normal.sample(rng));
+    std::array::from_fn(|c| {
+        (0..3)
+            .map(|j| IMAGENET_EIGVEC[c][j] * alpha[j] * IMAGENET_EIGVAL[j])
+            .sum()
+    })
+}
+
+/// Crops `size`×`size` at `crop` (zeros outside the image), flips, adds `offset[c]` (in [0, 1]
+/// units; empty = none), normalises and writes the result planar into `dst`
+/// (`out_channels * size * size` floats). A 1-channel image is replicated when `out_channels`
+/// is 3.
 pub fn write_normalized(
     img: &Img,
     crop: Crop,
     size: usize,
     norm: &Normalize,
+    offset: &[f32],
     out_channels: usize,
     dst: &mut [f32],
 ) {
     debug_assert_eq!(dst.len(), out_channels * size * size);
     for oc in 0..out_channels {
         let c = if img.channels == 1 { 0 } else { oc };
-        let (mean, std) = (norm.mean[oc], norm.std[oc]);
+        let (std, shift) = (norm.std[oc], offset.get(oc).copied().unwrap_or(0.0));
+        let mean = norm.mean[oc] - shift;
         let zero = (0.0 - mean) / std;
         let plane = img.plane(c);
         let out = &mut dst[oc * size * size..(oc + 1) * size * size];
@@ -241,7 +267,15 @@ mod tests {
     fn center_crop_without_padding_copies_the_middle() {
         let img = ramp(6, 6);
         let mut out = vec![0.0; 4];
-        write_normalized(&img, Crop::center(6, 6, 2), 2, &identity(1), 1, &mut out);
+        write_normalized(
+            &img,
+            Crop::center(6, 6, 2),
+            2,
+            &identity(1),
+            &[],
+            1,
+            &mut out,
+        );
         assert_close(&out, &[14.0, 15.0, 20.0, 21.0]);
     }
 
@@ -255,7 +289,7 @@ mod tests {
             flip: false,
         };
         let mut out = vec![9.0; 9];
-        write_normalized(&img, crop, 3, &identity(1), 1, &mut out);
+        write_normalized(&img, crop, 3, &identity(1), &[], 1, &mut out);
         assert_close(&out, &[0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 2.0, 3.0]);
         let mut out = vec![9.0; 4];
         let flip = Crop {
@@ -264,7 +298,7 @@ mod tests {
             pad: 0,
             flip: true,
         };
-        write_normalized(&img, flip, 2, &identity(1), 1, &mut out);
+        write_normalized(&img, flip, 2, &identity(1), &[], 1, &mut out);
         assert_close(&out, &[1.0, 0.0, 3.0, 2.0]);
     }
 
@@ -276,7 +310,7 @@ mod tests {
             std: vec![1.0, 0.5, 0.25],
         };
         let mut out = vec![0.0; 3];
-        write_normalized(&img, Crop::center(1, 1, 1), 1, &norm, 3, &mut out);
+        write_normalized(&img, Crop::center(1, 1, 1), 1, &norm, &[], 3, &mut out);
         assert_close(&out, &[0.0, -1.0, -4.0]);
     }
 
@@ -289,6 +323,44 @@ mod tests {
             assert!(ca.top <= 8 && ca.left <= 8);
             assert_eq!(ca, Crop::random(32, 32, 32, 4, true, &mut b));
         }
+    }
+
+    #[test]
+    fn pca_colour_shift_is_zero_mean_with_the_eigen_spread() {
+        let mut rng = StdRng::seed_from_u64(3);
+        let n = 20000;
+        let shifts: Vec<[f32; 3]> = (0..n).map(|_| pca_color_shift(0.1, &mut rng)).collect();
+        for c in 0..3 {
+            let mean = shifts.iter().map(|s| s[c] as f64).sum::<f64>() / n as f64;
+            let var = shifts
+                .iter()
+                .map(|s| (s[c] as f64 - mean).powi(2))
+                .sum::<f64>()
+                / n as f64;
+            // Var = sigma^2 * sum_j (eigvec[c][j] * eigval[j])^2.
+            let expect: f64 = (0..3)
+                .map(|j| (IMAGENET_EIGVEC[c][j] * IMAGENET_EIGVAL[j]) as f64)
+                .map(|v| 0.01 * v * v)
+                .sum();
+            assert!(mean.abs() < 0.001, "channel {c} mean {mean}");
+            assert!(
+                (var / expect - 1.0).abs() < 0.05,
+                "channel {c}: {var} vs {expect}"
+            );
+        }
+        assert_eq!(pca_color_shift(0.0, &mut rng), [0.0; 3]);
+    }
+
+    #[test]
+    fn offset_shifts_pixels_before_normalisation() {
+        let img = ramp(1, 1);
+        let mut out = vec![0.0; 1];
+        let norm = Normalize {
+            mean: vec![0.0],
+            std: vec![1.0],
+        };
+        write_normalized(&img, Crop::center(1, 1, 1), 1, &norm, &[0.25], 1, &mut out);
+        assert_close(&out, &[0.25]);
     }
 
     #[test]

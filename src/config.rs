@@ -108,6 +108,9 @@ pub struct ModelConfig {
     pub in_channels: usize,
     /// LRN constants (A-LRN only).
     pub lrn: LrnConfig,
+    /// Run directory of a trained net (configuration A in the paper) whose first four conv
+    /// layers and three FC layers initialise this one (§3.1); empty = none.
+    pub init_from: PathBuf,
 }
 
 impl Default for ModelConfig {
@@ -124,6 +127,7 @@ impl Default for ModelConfig {
             num_classes: 0,
             in_channels: 0,
             lrn: LrnConfig::default(),
+            init_from: PathBuf::new(),
         }
     }
 }
@@ -223,8 +227,29 @@ pub struct AugmentConfig {
     /// Zero-pad by this many pixels, then crop `image_size` at random (CIFAR's pad-4 crop);
     /// absent = 4 for CIFAR, 0 otherwise.
     pub crop_padding: Option<usize>,
-    /// Image folders: shorter side rescaled to this before the random crop; 0 = `data.resize`.
-    pub scale: usize,
+    /// Image folders: the training scale S, the shorter side before the random crop: a fixed
+    /// `256`, or `[256, 512]` for a new S drawn per image (scale jittering, §3.1);
+    /// 0 = `data.resize`.
+    pub scale: Scale,
+    /// Standard deviation of AlexNet's PCA colour shift (0.1 in the paper); 0 = off. Needs 3
+    /// channels.
+    pub color_shift: f64,
+}
+
+/// The training scale S.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Scale {
+    /// One S for every image.
+    Fixed(usize),
+    /// S drawn uniformly from `[min, max]` per image.
+    Jitter([usize; 2]),
+}
+
+impl Default for Scale {
+    fn default() -> Self {
+        Scale::Fixed(0)
+    }
 }
 
 /// Learning-rate schedule.
@@ -446,6 +471,40 @@ impl Experiment {
             return bad("data.std", format!("{:?}", d.std), "every std must be > 0");
         }
         let t = &self.train;
+        let a = &self.augment;
+        if let Scale::Jitter([lo, hi]) = a.scale
+            && (lo > hi || lo < d.image_size)
+        {
+            return bad(
+                "augment.scale",
+                format!("[{lo}, {hi}]"),
+                "needs image_size <= min <= max, e.g. [256, 512] for 224 crops",
+            );
+        }
+        if let Scale::Fixed(s) = a.scale
+            && s != 0
+            && s < d.image_size
+        {
+            return bad(
+                "augment.scale",
+                s.to_string(),
+                "must be at least data.image_size (the crop must fit)",
+            );
+        }
+        if !(a.color_shift >= 0.0 && a.color_shift.is_finite()) {
+            return bad(
+                "augment.color_shift",
+                a.color_shift.to_string(),
+                "must be >= 0 (the paper: 0.1)",
+            );
+        }
+        if a.color_shift > 0.0 && d.channels != 3 {
+            return bad(
+                "augment.color_shift",
+                a.color_shift.to_string(),
+                "needs 3 channels",
+            );
+        }
         if t.epochs == 0 {
             return bad("train.epochs", "0".into(), "must be >= 1");
         }
@@ -706,6 +765,20 @@ output_dir = "out"
         assert!(err.starts_with("--set train.epoch=2"), "{err}");
         let err = parse("", &["nonsense"]).unwrap_err().to_string();
         assert!(err.contains("key=value"), "{err}");
+    }
+
+    #[test]
+    fn scale_is_a_number_or_a_jitter_range() {
+        let e = parse("[augment]\nscale = 256\n", &[]).unwrap();
+        assert_eq!(e.augment.scale, Scale::Fixed(256));
+        let e = parse("[augment]\nscale = [256, 512]\ncolor_shift = 0.1\n", &[]).unwrap();
+        assert_eq!(e.augment.scale, Scale::Jitter([256, 512]));
+        let err = parse("[augment]\nscale = [512, 256]\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("augment.scale"), "{err}");
+        let again = parse(&e.to_toml(), &[]).unwrap();
+        assert_eq!(again.augment.scale, Scale::Jitter([256, 512]));
     }
 
     #[test]

@@ -8,34 +8,18 @@ use std::path::Path;
 use util::*;
 
 fn tiny_args(out: &Path, extra: &[&str]) -> Vec<String> {
-    let mut args: Vec<String> = [
-        "--config",
-        "configs/quickstart.toml",
-        "--plain",
-        "--set",
+    let mut all = vec![
         "model.width=0.0625",
-        "--set",
         "model.hidden=16",
-        "--set",
         "data.train_limit=512",
-        "--set",
         "data.val_limit=256",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    args.push("--set".into());
-    args.push(format!("run.output_dir={:?}", out.display().to_string()));
-    for e in extra {
-        args.push("--set".into());
-        args.push(e.to_string());
-    }
-    args
+    ];
+    all.extend_from_slice(extra);
+    quickstart_args(out, &all)
 }
 
 fn run(args: &[String]) -> std::process::Output {
-    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    vgg_train(&refs)
+    vgg_train_owned(args)
 }
 
 #[test]

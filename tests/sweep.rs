@@ -7,34 +7,20 @@ use std::path::Path;
 use std::process::Command;
 use util::*;
 
-fn tiny_config(dir: &Path, name: &str, arch: &str, data: &str) -> String {
-    let p = write_config(
+fn net(dir: &Path, name: &str, arch: &str, data: &str) -> String {
+    let cfg = tiny_config(
         dir,
-        &format!("{name}.toml"),
+        name,
         &format!(
-            r#"
-name = "{name}"
-[model]
-arch = "{arch}"
-width = 0.0625
-head = "compact"
-hidden = 16
-init = "kaiming"
-[data]
-dataset = "fashion-mnist"
-path = "{data}"
-image_size = 32
-channels = 1
-train_limit = 128
-val_limit = 64
-[train]
-epochs = 1
-batch_size = 32
-schedule = "constant"
-"#
+            "dataset = \"fashion-mnist\"\npath = {data:?}\nimage_size = 32\nchannels = 1\ntrain_limit = 128\nval_limit = 64"
         ),
+        32,
     );
-    p.display().to_string()
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("arch = \"A\"", &format!("arch = \"{arch}\""));
+    std::fs::write(&cfg, text).unwrap();
+    cfg.display().to_string()
 }
 
 fn sweep(args: &[&str]) -> std::process::Output {
@@ -54,9 +40,9 @@ fn sweep_runs_everything_once_skips_finished_runs_and_reports_failures() {
         .join("data/fashion-mnist-sample")
         .display()
         .to_string();
-    let a = tiny_config(tmp.path(), "net-a", "A", &sample);
-    let b = tiny_config(tmp.path(), "net-b", "B", &sample);
-    let broken = tiny_config(tmp.path(), "broken", "A", "/nonexistent/data");
+    let a = net(tmp.path(), "net-a", "A", &sample);
+    let b = net(tmp.path(), "net-b", "B", &sample);
+    let broken = net(tmp.path(), "broken", "A", "/nonexistent/data");
     let out_dir = tmp.path().join("out");
     let manifest = write_config(
         tmp.path(),
@@ -108,7 +94,7 @@ fn slurm_mode_writes_an_array_job_whose_tasks_run_the_same_command() {
         .join("data/fashion-mnist-sample")
         .display()
         .to_string();
-    let a = tiny_config(tmp.path(), "net-a", "A", &sample);
+    let a = net(tmp.path(), "net-a", "A", &sample);
     let out_dir = tmp.path().join("out");
     let manifest = write_config(
         tmp.path(),

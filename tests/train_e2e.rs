@@ -10,23 +10,11 @@ use util::*;
 const FMNIST: &str = "/usr/share/datasets/fashion-mnist";
 
 fn tiny_a(out: &Path, extra: &[&str]) -> Vec<String> {
-    let mut args: Vec<String> = vec![
-        "--config".into(),
-        "configs/quickstart.toml".into(),
-        "--plain".into(),
-        "--set".into(),
-        format!("run.output_dir={:?}", out.display().to_string()),
-    ];
-    for e in extra {
-        args.push("--set".into());
-        args.push(e.to_string());
-    }
-    args
+    quickstart_args(out, extra)
 }
 
 fn run(args: &[String]) -> std::process::Output {
-    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    vgg_train(&refs)
+    vgg_train_owned(args)
 }
 
 /// The quickstart's data: the first 3,000 / 1,000 images of the real Fashion-MNIST, kept in
@@ -226,32 +214,14 @@ fn rerunning_a_finished_run_trains_nothing_and_resuming_continues_the_epochs() {
 fn cifar10_binary_batches_train_end_to_end() {
     let tmp = tempfile::tempdir().unwrap();
     let data = write_cifar10(tmp.path(), 4);
-    let cfg = write_config(
+    let cfg = tiny_config(
         tmp.path(),
-        "cifar.toml",
+        "cifar",
         &format!(
-            r#"
-name = "cifar"
-[model]
-arch = "A"
-width = 0.0625
-head = "compact"
-hidden = 16
-init = "kaiming"
-[data]
-dataset = "cifar10"
-path = {:?}
-image_size = 32
-[train]
-epochs = 1
-batch_size = 16
-schedule = "constant"
-[run]
-output_dir = {:?}
-"#,
-            data.display().to_string(),
-            tmp.path().join("out").display().to_string()
+            "dataset = \"cifar10\"\npath = {:?}\nimage_size = 32",
+            data.display().to_string()
         ),
+        16,
     );
     let out = vgg_train(&["--config", cfg.to_str().unwrap(), "--plain"]);
     assert!(out.status.success(), "{:?}", text(&out));
@@ -265,33 +235,14 @@ output_dir = {:?}
 fn image_folder_with_mixed_formats_trains_end_to_end() {
     let tmp = tempfile::tempdir().unwrap();
     let data = write_image_folder(tmp.path(), 6);
-    let cfg = write_config(
+    let cfg = tiny_config(
         tmp.path(),
-        "folder.toml",
+        "folder",
         &format!(
-            r#"
-name = "folder"
-[model]
-arch = "A"
-width = 0.0625
-head = "compact"
-hidden = 16
-init = "kaiming"
-[data]
-dataset = "image-folder"
-path = {:?}
-image_size = 32
-resize = 36
-[train]
-epochs = 1
-batch_size = 4
-schedule = "constant"
-[run]
-output_dir = {:?}
-"#,
-            data.display().to_string(),
-            tmp.path().join("out").display().to_string()
+            "dataset = \"image-folder\"\npath = {:?}\nimage_size = 32\nresize = 36",
+            data.display().to_string()
         ),
+        4,
     );
     let out = vgg_train(&["--config", cfg.to_str().unwrap(), "--plain"]);
     assert!(out.status.success(), "{:?}", text(&out));
@@ -299,4 +250,42 @@ output_dir = {:?}
     assert_eq!(field(&header, &rows[0], "dataset"), "image-folder");
     // 6 images per class + one grey JPEG in the first class, two classes.
     assert_eq!(field(&header, &rows[0], "train_images"), "13");
+}
+
+/// §3.1: deeper nets start from a trained A (its first four convs and three FC layers).
+#[test]
+fn init_from_copies_a_trained_a_into_d_and_refuses_a_mismatched_head() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = [
+        "data.train_limit=256",
+        "data.val_limit=64",
+        "model.width=0.125",
+        "model.hidden=32",
+        "train.epochs=1",
+    ];
+    let a = run(&tiny_a(tmp.path(), &[&base[..], &["name=net-a"]].concat()));
+    assert!(a.status.success(), "{:?}", text(&a));
+    let a_dir = format!(
+        "model.init_from={:?}",
+        tmp.path().join("net-a").display().to_string()
+    );
+    let d = run(&tiny_a(
+        tmp.path(),
+        &[&base[..], &["name=net-d", "model.arch=D", &a_dir]].concat(),
+    ));
+    let (stdout, stderr) = text(&d);
+    assert!(d.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("initialised 7 layers from") && stdout.contains("(A)"),
+        "{stdout}"
+    );
+    let e = run(&tiny_a(
+        tmp.path(),
+        &[
+            &base[..],
+            &["name=net-e", "model.arch=E", "model.hidden=64", &a_dir],
+        ]
+        .concat(),
+    ));
+    assert_clean_failure(&e, 2, &["model.init_from", "FC layer 1"]);
 }

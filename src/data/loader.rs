@@ -308,7 +308,8 @@ mod tests {
             channels: 1,
             fit: Fit::Pad,
             eval_resize: 32,
-            train_scale: 32,
+            train_scale: (32, 32),
+            color_shift: 0.0,
             crop_padding: 4,
             hflip: true,
             normalize: Normalize {

@@ -9,12 +9,12 @@ pub mod loader;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
+use rand::{RngExt, SeedableRng};
 
 use crate::augment::{self, Crop, Img, Normalize};
-use crate::config::{AugmentConfig, DataConfig, DatasetKind, Fit};
+use crate::config::{AugmentConfig, DataConfig, DatasetKind, Fit, Scale};
 use crate::error::DataError;
 pub use loader::{BatchLoader, ImageBatch};
 
@@ -138,8 +138,11 @@ pub struct Pipeline {
     pub fit: Fit,
     /// Image folders: shorter side at evaluation before the centre crop.
     pub eval_resize: usize,
-    /// Image folders: shorter side before the random crop at training.
-    pub train_scale: usize,
+    /// Image folders: shorter side before the random crop at training, drawn from
+    /// `[min, max]` per image (min = max for a fixed scale).
+    pub train_scale: (usize, usize),
+    /// Training: standard deviation of the PCA colour shift (0 = off).
+    pub color_shift: f64,
     /// Training: zero padding before the random crop.
     pub crop_padding: usize,
     /// Training: random horizontal flips.
@@ -159,6 +162,7 @@ impl Pipeline {
         dst: &mut [f32],
     ) -> Result<(), DataError> {
         let s = self.image_size;
+        let mut offset = vec![0f32; self.channels];
         let (img, crop) = match images {
             Images::Memory(m) => {
                 let img = augment::fit_to(m.image(i), s, self.fit);
@@ -171,10 +175,10 @@ impl Pipeline {
             }
             Images::Folder(f) => {
                 let rgb = folder::decode_rgb(&f.items[i].0)?;
-                let shorter = if train {
-                    self.train_scale
-                } else {
-                    self.eval_resize
+                let shorter = match (train, self.train_scale) {
+                    (false, _) => self.eval_resize,
+                    (true, (lo, hi)) if lo < hi => rng.random_range(lo..=hi),
+                    (true, (lo, _)) => lo,
                 };
                 let img = Img::from_rgb(&augment::resize_shorter(&rgb, shorter));
                 let crop = if train {
@@ -185,7 +189,10 @@ impl Pipeline {
                 (img, crop)
             }
         };
-        augment::write_normalized(&img, crop, s, &self.normalize, self.channels, dst);
+        if train && self.color_shift > 0.0 && self.channels == 3 {
+            offset = augment::pca_color_shift(self.color_shift, rng).to_vec();
+        }
+        augment::write_normalized(&img, crop, s, &self.normalize, &offset, self.channels, dst);
         Ok(())
     }
 }
@@ -318,11 +325,12 @@ pub fn load(cfg: &DataConfig, augment: &AugmentConfig) -> Result<DataSet, DataEr
         channels: cfg.channels,
         fit: cfg.fit,
         eval_resize,
-        train_scale: if augment.scale == 0 {
-            eval_resize
-        } else {
-            augment.scale
+        train_scale: match augment.scale {
+            Scale::Fixed(0) => (eval_resize, eval_resize),
+            Scale::Fixed(s) => (s, s),
+            Scale::Jitter([lo, hi]) => (lo, hi),
         },
+        color_shift: augment.color_shift,
         crop_padding: augment.crop_padding.unwrap_or(if cifar { 4 } else { 0 }),
         hflip: augment.hflip.unwrap_or(colour),
         normalize: normalization(cfg),

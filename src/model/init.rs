@@ -1,8 +1,11 @@
 //! Weight initialisation schemes (`model.init`).
 
 use burn::module::{Initializer, Param};
+use burn::nn::Linear;
+use burn::nn::conv::Conv2d;
 use burn::prelude::*;
 
+use super::{Feature, Vgg};
 use crate::config::Init;
 
 /// He initialisation needs gain √2 in burn's Kaiming (std = gain / √fan).
@@ -48,4 +51,145 @@ pub fn fc_initializer(init: Init) -> Initializer {
 /// A zero bias of `len` elements (burn would otherwise initialise biases like the weights).
 pub fn zeros(len: usize, device: &Device) -> Param<Tensor<1>> {
     Initializer::Zeros.init([len], device)
+}
+
+/// The paper's warm start (§3.1): the first four conv layers and the FC layers of a trained
+/// `source` (configuration A) are copied into `target`; the rest keeps its initialisation.
+///
+/// Each of the source's first four convs goes to the next conv of the target with the same
+/// weight shape, so A's conv3-64, conv3-128, conv3-256, conv3-256 land on the first conv of
+/// blocks 1 and 2 and the first two convs of block 3 of B, C, D or E. Returns the number of
+/// layers copied, or an error naming the layer that does not fit.
+pub fn warm_start(target: &mut Vgg, source: &Vgg) -> Result<usize, String> {
+    let source_convs: Vec<&Conv2d> = source
+        .features
+        .iter()
+        .filter_map(|f| match f {
+            Feature::Conv(c) => Some(c),
+            _ => None,
+        })
+        .take(4)
+        .collect();
+    let mut copied = 0;
+    let mut next = 0;
+    for (i, src) in source_convs.iter().enumerate() {
+        let shape = src.weight.val().dims();
+        let slot = target.features[next..]
+            .iter()
+            .position(|f| matches!(f, Feature::Conv(c) if c.weight.val().dims() == shape))
+            .map(|p| p + next)
+            .ok_or_else(|| {
+                format!(
+                    "conv {} of the source ({shape:?}) has no matching conv",
+                    i + 1
+                )
+            })?;
+        if let Feature::Conv(dst) = &mut target.features[slot] {
+            copy_conv(dst, src);
+        }
+        next = slot + 1;
+        copied += 1;
+    }
+    if target.classifier.len() != source.classifier.len() {
+        return Err(format!(
+            "the source has {} FC layers, this model {}",
+            source.classifier.len(),
+            target.classifier.len()
+        ));
+    }
+    for (i, (dst, src)) in target
+        .classifier
+        .iter_mut()
+        .zip(&source.classifier)
+        .enumerate()
+    {
+        let (a, b) = (dst.weight.val().dims(), src.weight.val().dims());
+        if a != b {
+            return Err(format!(
+                "FC layer {} is {b:?} in the source but {a:?} here",
+                i + 1
+            ));
+        }
+        copy_linear(dst, src);
+        copied += 1;
+    }
+    Ok(copied)
+}
+
+fn copy_conv(dst: &mut Conv2d, src: &Conv2d) {
+    dst.weight = Param::from_tensor(src.weight.val());
+    dst.bias = src.bias.as_ref().map(|b| Param::from_tensor(b.val()));
+}
+
+fn copy_linear(dst: &mut Linear, src: &Linear) {
+    dst.weight = Param::from_tensor(src.weight.val());
+    dst.bias = src.bias.as_ref().map(|b| Param::from_tensor(b.val()));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Head;
+    use crate::model::VggConfig;
+    use crate::model::arch::Arch;
+
+    fn small(arch: Arch) -> VggConfig {
+        VggConfig {
+            width: 1.0 / 16.0,
+            hidden: 8,
+            num_classes: 5,
+            in_channels: 1,
+            head: Head::Compact,
+            init: Init::Kaiming,
+            ..VggConfig::paper(arch)
+        }
+    }
+
+    fn conv(m: &Vgg, n: usize) -> Vec<f32> {
+        let c = m
+            .features
+            .iter()
+            .filter_map(|f| match f {
+                Feature::Conv(c) => Some(c),
+                _ => None,
+            })
+            .nth(n)
+            .unwrap();
+        c.weight.val().into_data().try_into_vec().unwrap()
+    }
+
+    #[test]
+    fn a_initialises_the_first_convs_of_each_block_and_the_head_of_d() {
+        let device = Device::flex();
+        let a = small(Arch::A).init(&device);
+        let mut d = small(Arch::D).init(&device);
+        let before = conv(&d, 1);
+        assert_eq!(warm_start(&mut d, &a).unwrap(), 7);
+        // A's convs 0..4 -> D's convs 0, 2, 4, 5; D's conv 1 keeps its own weights.
+        for (src, dst) in [(0, 0), (1, 2), (2, 4), (3, 5)] {
+            assert_eq!(conv(&a, src), conv(&d, dst), "A conv {src} -> D conv {dst}");
+        }
+        assert_eq!(conv(&d, 1), before);
+        let fc = |m: &Vgg| -> Vec<f32> {
+            m.classifier[2]
+                .weight
+                .val()
+                .into_data()
+                .try_into_vec()
+                .unwrap()
+        };
+        assert_eq!(fc(&a), fc(&d));
+    }
+
+    #[test]
+    fn a_head_of_another_shape_is_an_error() {
+        let device = Device::flex();
+        let a = small(Arch::A).init(&device);
+        let mut e = VggConfig {
+            hidden: 16,
+            ..small(Arch::E)
+        }
+        .init(&device);
+        assert!(warm_start(&mut e, &a).unwrap_err().contains("FC layer 1"));
+    }
 }

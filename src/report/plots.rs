@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Once;
 
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use super::Group;
@@ -52,35 +53,64 @@ fn y_range(values: impl Iterator<Item = f64>) -> std::ops::Range<f64> {
     (lo - pad).max(0.0)..hi + pad
 }
 
+/// A white chart with a caption, labelled axes and a light mesh.
+fn frame<'a, DB: DrawingBackend>(
+    root: &'a DrawingArea<DB, Shift>,
+    caption: &str,
+    (x_desc, y_desc): (&str, &str),
+    xs: std::ops::Range<f64>,
+    ys: std::ops::Range<f64>,
+) -> Result<ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>, String> {
+    let e = err::<DrawingAreaErrorKind<DB::ErrorType>>(caption);
+    root.fill(&WHITE).map_err(&e)?;
+    let mut chart = ChartBuilder::on(root)
+        .caption(caption, ("sans-serif", 22))
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(60)
+        .build_cartesian_2d(xs, ys)
+        .map_err(&e)?;
+    chart
+        .configure_mesh()
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .label_style(("sans-serif", 15))
+        .draw()
+        .map_err(&e)?;
+    Ok(chart)
+}
+
+/// Draws the legend box.
+fn legend<'a, DB: DrawingBackend + 'a>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+) -> Result<(), String> {
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 14))
+        .draw()
+        .map_err(err::<DrawingAreaErrorKind<DB::ErrorType>>("legend"))
+}
+
 fn draw_depth<DB: DrawingBackend>(
     root: DrawingArea<DB, Shift>,
     groups: &[Group],
 ) -> Result<(), String> {
     let e = err::<DrawingAreaErrorKind<DB::ErrorType>>("error vs depth");
-    root.fill(&WHITE).map_err(&e)?;
     let ys = y_range(groups.iter().flat_map(|g| {
         let s = g.top1_std.unwrap_or(0.0);
         [g.top1_err - s, g.top1_err + s]
     }));
     let xmin = groups.iter().map(|g| g.weight_layers).min().unwrap_or(8) as f64 - 1.0;
     let xmax = groups.iter().map(|g| g.weight_layers).max().unwrap_or(19) as f64 + 1.0;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(
-            "Validation top-1 error vs depth (mean ± std over seeds)",
-            ("sans-serif", 22),
-        )
-        .margin(15)
-        .x_label_area_size(45)
-        .y_label_area_size(60)
-        .build_cartesian_2d(xmin..xmax, ys)
-        .map_err(&e)?;
-    chart
-        .configure_mesh()
-        .x_desc("weight layers")
-        .y_desc("top-1 error (%)")
-        .label_style(("sans-serif", 15))
-        .draw()
-        .map_err(&e)?;
+    let mut chart = frame(
+        &root,
+        "Validation top-1 error vs depth (mean ± std over seeds)",
+        ("weight layers", "top-1 error (%)"),
+        xmin..xmax,
+        ys,
+    )?;
     for (i, g) in groups.iter().enumerate() {
         let colour = palette(i);
         let x = g.weight_layers as f64 + (i % 2) as f64 * 0.15; // C and D share 16 layers
@@ -112,13 +142,7 @@ fn draw_depth<DB: DrawingBackend>(
             )))
             .map_err(&e)?;
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 14))
-        .draw()
-        .map_err(&e)?;
+    legend(&mut chart)?;
     root.present().map_err(&e)
 }
 
@@ -127,27 +151,16 @@ fn draw_curves<DB: DrawingBackend>(
     groups: &[Group],
 ) -> Result<(), String> {
     let e = err::<DrawingAreaErrorKind<DB::ErrorType>>("learning curves");
-    root.fill(&WHITE).map_err(&e)?;
     let curves: Vec<Vec<(usize, f64)>> = groups.iter().map(Group::mean_curve).collect();
     let max_epoch = curves.iter().map(Vec::len).max().unwrap_or(1).max(2);
     let ys = y_range(curves.iter().flatten().map(|(_, v)| *v));
-    let mut chart = ChartBuilder::on(&root)
-        .caption(
-            "Validation top-1 error per epoch (mean over seeds)",
-            ("sans-serif", 22),
-        )
-        .margin(15)
-        .x_label_area_size(45)
-        .y_label_area_size(60)
-        .build_cartesian_2d(1f64..max_epoch as f64, ys)
-        .map_err(&e)?;
-    chart
-        .configure_mesh()
-        .x_desc("epoch")
-        .y_desc("val top-1 error (%)")
-        .label_style(("sans-serif", 15))
-        .draw()
-        .map_err(&e)?;
+    let mut chart = frame(
+        &root,
+        "Validation top-1 error per epoch (mean over seeds)",
+        ("epoch", "val top-1 error (%)"),
+        1f64..max_epoch as f64,
+        ys,
+    )?;
     for (i, (g, curve)) in groups.iter().zip(&curves).enumerate() {
         let colour = palette(i);
         chart
@@ -161,13 +174,7 @@ fn draw_curves<DB: DrawingBackend>(
                 PathElement::new(vec![(px, py), (px + 20, py)], colour.stroke_width(2))
             });
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 14))
-        .draw()
-        .map_err(&e)?;
+    legend(&mut chart)?;
     root.present().map_err(&e)
 }
 

@@ -27,7 +27,7 @@ use crate::config::{Experiment, Schedule};
 use crate::data::{self, BatchLoader, DataSet};
 use crate::device::DeviceSpec;
 use crate::error::TrainError;
-use crate::model::{VggConfig, summary};
+use crate::model::{Vgg, VggConfig, summary};
 use crate::results::{self, EpochRow, ResultRow, RunPaths, write_atomic};
 use checkpoint::{AtomicFileCheckpointer, KeepLastAndBest, latest_complete};
 use reporter::{EpochReporter, EpochSink};
@@ -209,22 +209,13 @@ fn differing_keys(a: &Experiment, b: &Experiment) -> Vec<String> {
     out
 }
 
-/// Refuses a checkpoint whose tensors do not fit the configured model (another arch, width,
-/// head or class count), before burn-train's loader would panic on it.
-fn check_checkpoint_fits(path: &Path, vgg: &VggConfig, device: &Device) -> Result<(), TrainError> {
+/// Loads burnpack weights into `model`, or says why they do not fit it.
+fn load_weights(model: &mut Vgg, path: &Path) -> Result<(), String> {
     use burn::store::{BurnpackStore, ModuleSnapshot};
-    let mut model = vgg.init(device);
     let mut store = BurnpackStore::from_file(path);
-    let refuse = |what: String| {
-        TrainError::Resume(format!(
-            "{}: checkpoint does not fit the configured {} model ({what}); rerun with --fresh to move the old run aside",
-            path.display(),
-            vgg.arch
-        ))
-    };
     match model.load_from(&mut store) {
         Ok(r) if r.errors.is_empty() && r.missing.is_empty() && r.unused.is_empty() => Ok(()),
-        Ok(r) => Err(refuse(format!(
+        Ok(r) => Err(format!(
             "{} mismatched, {} missing, {} unexpected tensors{}",
             r.errors.len(),
             r.missing.len(),
@@ -233,9 +224,56 @@ fn check_checkpoint_fits(path: &Path, vgg: &VggConfig, device: &Device) -> Resul
                 .first()
                 .map(|e| format!(", first: {}", crate::cli::one_line(&format!("{e:?}"))))
                 .unwrap_or_default()
-        ))),
-        Err(e) => Err(refuse(crate::cli::one_line(&e.to_string()))),
+        )),
+        Err(e) => Err(crate::cli::one_line(&e.to_string())),
     }
+}
+
+/// Refuses a checkpoint whose tensors do not fit the configured model (another arch, width,
+/// head or class count), before burn-train's loader would panic on it.
+fn check_checkpoint_fits(path: &Path, vgg: &VggConfig, device: &Device) -> Result<(), TrainError> {
+    load_weights(&mut vgg.init(device), path).map_err(|what| {
+        TrainError::Resume(format!(
+            "{}: checkpoint does not fit the configured {} model ({what}); rerun with --fresh to move the old run aside",
+            path.display(),
+            vgg.arch
+        ))
+    })
+}
+
+/// `model.init_from`: copies the trained run's first four convs and FC layers into `model`.
+fn warm_start_from(
+    dir: &Path,
+    vgg: &VggConfig,
+    model: &mut Vgg,
+    device: &Device,
+) -> Result<(), TrainError> {
+    let fail = |what: String| {
+        TrainError::Resume(format!(
+            "model.init_from = {:?}: {what}",
+            dir.display().to_string()
+        ))
+    };
+    let source_exp =
+        Experiment::load(&dir.join("config.toml"), &[]).map_err(|e| fail(e.to_string()))?;
+    let weights = dir.join("model.bpk");
+    if !weights.is_file() {
+        return Err(fail(format!(
+            "{} not found; train that run to the end first",
+            weights.display()
+        )));
+    }
+    let mut source =
+        VggConfig::from_model(&source_exp.model, vgg.in_channels, vgg.num_classes).init(device);
+    load_weights(&mut source, &weights)
+        .map_err(|what| fail(format!("{}: {what}", weights.display())))?;
+    let copied = crate::model::init::warm_start(model, &source).map_err(fail)?;
+    println!(
+        "initialised {copied} layers from {} ({})",
+        dir.display(),
+        source_exp.model.arch
+    );
+    Ok(())
 }
 
 /// Stops training when the plateau schedule is done or the loss diverged.
@@ -320,7 +358,15 @@ fn fit(
 ) -> Result<(), TrainError> {
     let t = &exp.train;
     device.seed(t.seed);
-    let model = vgg.init(&device.clone().autodiff());
+    let mut model = vgg.init(&device.clone().autodiff());
+    if resume.is_none() && !exp.model.init_from.as_os_str().is_empty() {
+        warm_start_from(
+            &exp.model.init_from,
+            vgg,
+            &mut model,
+            &device.clone().autodiff(),
+        )?;
+    }
     let workers = exp.data.workers;
     let train_loader = BatchLoader::new(
         data.train.clone(),

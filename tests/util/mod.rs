@@ -135,3 +135,54 @@ pub fn write_image_folder(dir: &Path, per_class: usize) -> PathBuf {
     }
     root
 }
+
+/// Writes `<dir>/<name>.toml`: VGG-A at 1/16 width with a 16-unit compact head and He init,
+/// one epoch at a constant rate, writing to `<dir>/out`; `data` is the body of `[data]`.
+pub fn tiny_config(dir: &Path, name: &str, data: &str, batch_size: usize) -> PathBuf {
+    write_config(
+        dir,
+        &format!("{name}.toml"),
+        &format!(
+            r#"name = "{name}"
+[model]
+arch = "A"
+width = 0.0625
+head = "compact"
+hidden = 16
+init = "kaiming"
+[data]
+{data}
+[train]
+epochs = 1
+batch_size = {batch_size}
+schedule = "constant"
+[run]
+output_dir = {:?}
+"#,
+            dir.join("out").display().to_string()
+        ),
+    )
+}
+
+/// `--config configs/quickstart.toml --plain` with output under `out` and `--set` for each of
+/// `extra`.
+pub fn quickstart_args(out: &Path, extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = vec![
+        "--config".into(),
+        "configs/quickstart.toml".into(),
+        "--plain".into(),
+        "--set".into(),
+        format!("run.output_dir={:?}", out.display().to_string()),
+    ];
+    for e in extra {
+        args.push("--set".into());
+        args.push(e.to_string());
+    }
+    args
+}
+
+/// Runs `vgg-train` with owned arguments.
+pub fn vgg_train_owned(args: &[String]) -> Output {
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    vgg_train(&refs)
+}
