@@ -171,10 +171,10 @@ impl RunPaths {
     }
 }
 
-/// The commit of the working tree, or `unknown`.
+/// The commit of the working tree (`-dirty` when it has uncommitted changes), or `unknown`.
 pub fn git_commit() -> String {
     std::process::Command::new("git")
-        .args(["rev-parse", "--short=12", "HEAD"])
+        .args(["describe", "--always", "--dirty", "--abbrev=12"])
         .output()
         .ok()
         .filter(|o| o.status.success())

@@ -74,6 +74,7 @@ fn frame<'a, DB: DrawingBackend>(
         .configure_mesh()
         .x_desc(x_desc)
         .y_desc(y_desc)
+        .x_label_formatter(&|x| format!("{x:.0}"))
         .label_style(("sans-serif", 15))
         .draw()
         .map_err(&e)?;
@@ -83,9 +84,11 @@ fn frame<'a, DB: DrawingBackend>(
 /// Draws the legend box.
 fn legend<'a, DB: DrawingBackend + 'a>(
     chart: &mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    position: SeriesLabelPosition,
 ) -> Result<(), String> {
     chart
         .configure_series_labels()
+        .position(position)
         .background_style(WHITE.mix(0.8))
         .border_style(BLACK)
         .label_font(("sans-serif", 14))
@@ -142,7 +145,8 @@ fn draw_depth<DB: DrawingBackend>(
             )))
             .map_err(&e)?;
     }
-    legend(&mut chart)?;
+    // Shallow nets sit low on the left; the deep, undertrained ones high on the right.
+    legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
     root.present().map_err(&e)
 }
 
@@ -174,7 +178,8 @@ fn draw_curves<DB: DrawingBackend>(
                 PathElement::new(vec![(px, py), (px + 20, py)], colour.stroke_width(2))
             });
     }
-    legend(&mut chart)?;
+    // Curves fall from the upper left.
+    legend(&mut chart, SeriesLabelPosition::UpperRight)?;
     root.present().map_err(&e)
 }
 

@@ -54,6 +54,8 @@ pub enum Outcome {
 /// Trains `exp` (or resumes it) and writes its outputs under `exp.run_dir()`.
 pub fn train(exp: &Experiment, opts: &TrainOptions) -> Result<Outcome, TrainError> {
     let session_start = Instant::now();
+    // The code that trains is the code at start-up, whatever happens to the checkout later.
+    let git_commit = results::git_commit();
     let paths = RunPaths::new(exp.run_dir());
     if opts.fresh && paths.dir.exists() {
         let lock = lock::RunLock::acquire(&paths.dir)?;
@@ -126,7 +128,7 @@ pub fn train(exp: &Experiment, opts: &TrainOptions) -> Result<Outcome, TrainErro
         )?;
     }
     let wall = prior_seconds + session_start.elapsed().as_secs_f64();
-    let row = finalize(exp, &paths, &data, &vgg, spec, &state, wall)?;
+    let row = finalize(exp, &paths, &data, &vgg, (spec, git_commit), &state, wall)?;
     Ok(Outcome::Trained(row))
 }
 
@@ -466,7 +468,7 @@ fn finalize(
     paths: &RunPaths,
     data: &DataSet,
     vgg: &VggConfig,
-    spec: DeviceSpec,
+    (spec, git_commit): (DeviceSpec, String),
     state: &SharedState,
     wall_seconds: f64,
 ) -> Result<ResultRow, TrainError> {
@@ -510,7 +512,7 @@ fn finalize(
         best_epoch: best.epoch,
         wall_seconds,
         device: spec.name(),
-        git_commit: results::git_commit(),
+        git_commit,
         status: status.into(),
         final_top1_err: last.val_top1_err,
         final_top5_err: last.val_top5_err,
