@@ -63,6 +63,8 @@ fn frame<'a, DB: DrawingBackend>(
 ) -> Result<ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>, String> {
     let e = err::<DrawingAreaErrorKind<DB::ErrorType>>(caption);
     root.fill(&WHITE).map_err(&e)?;
+    // Integer x values (layers, epochs): one label per integer, at most 20.
+    let x_labels = ((xs.end - xs.start).round() as usize + 1).clamp(2, 20);
     let mut chart = ChartBuilder::on(root)
         .caption(caption, ("sans-serif", 22))
         .margin(15)
@@ -74,6 +76,7 @@ fn frame<'a, DB: DrawingBackend>(
         .configure_mesh()
         .x_desc(x_desc)
         .y_desc(y_desc)
+        .x_labels(x_labels)
         .x_label_formatter(&|x| format!("{x:.0}"))
         .label_style(("sans-serif", 15))
         .draw()
