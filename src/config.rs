@@ -198,6 +198,9 @@ pub struct DataConfig {
     pub std: Vec<f64>,
     /// Threads that decode and augment batches; 0 = all cores.
     pub workers: usize,
+    /// Unreadable images (image folders) are logged, skipped and counted; more distinct ones
+    /// than this fail the run.
+    pub max_bad_images: usize,
 }
 
 impl Default for DataConfig {
@@ -214,6 +217,7 @@ impl Default for DataConfig {
             mean: Vec::new(),
             std: Vec::new(),
             workers: 0,
+            max_bad_images: 10,
         }
     }
 }

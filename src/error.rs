@@ -93,6 +93,15 @@ impl DataError {
         }
     }
 
+    /// The image file behind a decode or read error, if this is one (such an image can be
+    /// skipped).
+    pub fn image_path(&self) -> Option<&std::path::Path> {
+        match self {
+            DataError::Decode { path, .. } | DataError::Io { path, .. } => Some(path),
+            _ => None,
+        }
+    }
+
     /// A format error on `path`.
     pub fn format(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
         DataError::Format {

@@ -105,6 +105,9 @@ pub struct ResultRow {
     pub train_images: usize,
     /// Validation images used.
     pub val_images: usize,
+    /// Distinct unreadable images skipped (image folders).
+    #[serde(default)]
+    pub bad_images: usize,
 }
 
 /// Serialises rows as CSV with a header.

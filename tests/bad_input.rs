@@ -383,8 +383,21 @@ fn unreadable_image_met_during_training() {
     )
     .unwrap();
     let c = folder_config(tmp.path(), &data);
-    let out = vgg_train(&["--config", &c, "--plain"]);
-    assert_clean_failure(&out, 2, &["broken.jpg", "cannot decode"]);
+    // With no tolerance for unreadable images (the default skips up to 10).
+    let out = vgg_train(&["--config", &c, "--plain", "--set", "data.max_bad_images=0"]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("error: "))
+        .collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(
+        errors[0].contains("broken.jpg") && errors[0].contains("cannot decode"),
+        "{stderr}"
+    );
+    assert!(errors[0].contains("data.max_bad_images"), "{stderr}");
+    assert!(!stderr.contains("panicked"));
 }
 
 #[test]

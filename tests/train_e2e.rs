@@ -289,3 +289,43 @@ fn init_from_copies_a_trained_a_into_d_and_refuses_a_mismatched_head() {
     ));
     assert_clean_failure(&e, 2, &["model.init_from", "FC layer 1"]);
 }
+
+/// A truncated JPEG does not stop a run: it is logged once, skipped every epoch and counted.
+#[test]
+fn an_unreadable_image_is_skipped_logged_once_and_counted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = write_image_folder(tmp.path(), 6);
+    let jpeg = std::fs::read(data.join("train/n02_blue/img2.jpg")).unwrap();
+    std::fs::write(
+        data.join("train/n02_blue/truncated.jpg"),
+        &jpeg[..jpeg.len() / 3],
+    )
+    .unwrap();
+    let cfg = tiny_config(
+        tmp.path(),
+        "folder",
+        &format!(
+            "dataset = \"image-folder\"\npath = {:?}\nimage_size = 32\nresize = 36",
+            data.display().to_string()
+        ),
+        4,
+    );
+    let out = vgg_train(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "--plain",
+        "--set",
+        "train.epochs=2",
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert_eq!(
+        stderr.matches("skipping unreadable image").count(),
+        1,
+        "{stderr}"
+    );
+    assert!(stderr.contains("truncated.jpg"), "{stderr}");
+    let (header, rows) = read_csv(&tmp.path().join("out/folder/results.csv"));
+    assert_eq!(field(&header, &rows[0], "bad_images"), "1");
+    assert_eq!(field(&header, &rows[0], "train_images"), "14");
+}

@@ -5,6 +5,8 @@
 //! resumed run continues the same sequence ([`BatchLoader::set_epoch`]). A producer thread fills
 //! a bounded queue; within a batch, images are decoded and augmented in parallel with rayon.
 
+use std::collections::BTreeSet;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -38,6 +40,8 @@ pub struct ImageBatch {
 struct HostBatch {
     pixels: Vec<f32>,
     labels: Vec<i64>,
+    /// Images of the epoch this batch accounts for (skipped unreadable ones included).
+    consumed: usize,
 }
 
 struct Shared {
@@ -53,6 +57,10 @@ struct Shared {
     /// The first data error met by the producer (the training loop only sees a generic
     /// interruption).
     failure: Mutex<Option<String>>,
+    /// Unreadable images skipped so far (distinct files).
+    bad: Mutex<BTreeSet<PathBuf>>,
+    /// More distinct unreadable images than this fail the run.
+    max_bad: usize,
 }
 
 /// The loader: a view `[start, end)` of a split, on a device.
@@ -92,6 +100,22 @@ impl BatchLoader {
         workers: usize,
         device: Device,
     ) -> Self {
+        Self::with_bad_image_limit(split, pipeline, batch_size, train, seed, workers, device, 0)
+    }
+
+    /// Like [`BatchLoader::new`], but unreadable images are logged, skipped and counted; the
+    /// epoch fails only when more than `max_bad` distinct files could not be read.
+    #[allow(clippy::too_many_arguments)]
+    pub fn with_bad_image_limit(
+        split: Split,
+        pipeline: Pipeline,
+        batch_size: usize,
+        train: bool,
+        seed: u64,
+        workers: usize,
+        device: Device,
+        max_bad: usize,
+    ) -> Self {
         let end = split.len();
         BatchLoader {
             shared: Arc::new(Shared {
@@ -104,6 +128,8 @@ impl BatchLoader {
                 pool: OnceLock::new(),
                 workers,
                 failure: Mutex::new(None),
+                bad: Mutex::new(BTreeSet::new()),
+                max_bad,
             }),
             device,
             start: 0,
@@ -124,6 +150,15 @@ impl BatchLoader {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// Distinct unreadable images skipped so far.
+    pub fn bad_images(&self) -> usize {
+        self.shared
+            .bad
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
     }
 
     /// Number of batches per epoch.
@@ -162,31 +197,72 @@ impl Shared {
             .clone()
     }
 
-    /// Decodes and augments the images at `positions` into one host batch.
+    /// Records an unreadable image; fails past the limit.
+    fn skip_bad(&self, err: DataError) -> Result<(), DataError> {
+        let Some(path) = err.image_path().map(PathBuf::from) else {
+            return Err(err);
+        };
+        let mut bad = self.bad.lock().unwrap_or_else(|e| e.into_inner());
+        if bad.insert(path.clone()) {
+            eprintln!("warning: skipping unreadable image: {err}");
+        }
+        if bad.len() > self.max_bad {
+            return Err(DataError::Format {
+                path,
+                message: format!(
+                    "{} unreadable images, more than data.max_bad_images = {}; fix or remove them (the last: {err}), or raise data.max_bad_images",
+                    bad.len(),
+                    self.max_bad
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Decodes and augments the images at `positions` into one host batch, leaving out
+    /// unreadable images (within the limit).
     fn prepare(&self, positions: &[usize], epoch: usize) -> Result<HostBatch, DataError> {
         let p = &self.pipeline;
         let per_image = p.channels * p.image_size * p.image_size;
         let mut pixels = vec![0f32; positions.len() * per_image];
-        let fill = |pixels: &mut [f32]| {
+        let fill = |pixels: &mut [f32]| -> Vec<Result<(), DataError>> {
             pixels
                 .par_chunks_mut(per_image)
                 .zip(positions.par_iter())
-                .try_for_each(|(dst, pos)| {
+                .map(|(dst, pos)| {
                     let index = self.split.indices[*pos];
                     let mut rng =
                         StdRng::seed_from_u64(mix_seed(&[self.seed, epoch as u64, index as u64]));
                     p.apply(&self.split.images, index, self.train, &mut rng, dst)
                 })
+                .collect()
         };
-        match self.pool() {
-            Some(pool) => pool.install(|| fill(&mut pixels))?,
-            None => fill(&mut pixels)?,
+        let statuses = match self.pool() {
+            Some(pool) => pool.install(|| fill(&mut pixels)),
+            None => fill(&mut pixels),
+        };
+        let mut kept = Vec::with_capacity(positions.len());
+        for (k, status) in statuses.into_iter().enumerate() {
+            match status {
+                Ok(()) => kept.push(k),
+                Err(e) => self.skip_bad(e)?,
+            }
         }
-        let labels = positions
+        if kept.len() < positions.len() {
+            for (slot, k) in kept.iter().enumerate() {
+                pixels.copy_within(k * per_image..(k + 1) * per_image, slot * per_image);
+            }
+            pixels.truncate(kept.len() * per_image);
+        }
+        let labels = kept
             .iter()
-            .map(|pos| self.split.images.label(self.split.indices[*pos]) as i64)
+            .map(|k| self.split.images.label(self.split.indices[positions[*k]]) as i64)
             .collect();
-        Ok(HostBatch { pixels, labels })
+        Ok(HostBatch {
+            pixels,
+            labels,
+            consumed: positions.len(),
+        })
     }
 }
 
@@ -207,7 +283,7 @@ impl Iterator for BatchIter {
             Err(e) => return Some(Err(DatasetError::new(e))),
         };
         let n = host.labels.len();
-        self.processed += n;
+        self.processed += host.consumed;
         let [c, h, w] = self.shape;
         let images = Tensor::from_data(TensorData::new(host.pixels, [n, c, h, w]), &self.device);
         let targets = Tensor::from_data(TensorData::new(host.labels, [n]), &self.device);
@@ -229,6 +305,9 @@ fn produce(
 ) {
     for chunk in order.chunks(shared.batch_size) {
         let batch = shared.prepare(chunk, epoch);
+        if matches!(&batch, Ok(b) if b.labels.is_empty()) {
+            continue; // every image of the batch was unreadable
+        }
         let failed = batch.is_err();
         if let Err(e) = &batch {
             let mut slot = shared.failure.lock().unwrap_or_else(|e| e.into_inner());

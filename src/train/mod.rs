@@ -114,8 +114,9 @@ pub fn train(exp: &Experiment, opts: &TrainOptions) -> Result<Outcome, TrainErro
     }
     let prior_seconds: f64 = rows.iter().map(|r| r.epoch_seconds).sum();
     let done = resume.unwrap_or(0) >= exp.train.epochs || state.lock().stop;
+    let mut bad_images = 0;
     if !done {
-        fit(
+        bad_images = fit(
             exp,
             &paths,
             &data,
@@ -128,7 +129,13 @@ pub fn train(exp: &Experiment, opts: &TrainOptions) -> Result<Outcome, TrainErro
         )?;
     }
     let wall = prior_seconds + session_start.elapsed().as_secs_f64();
-    let row = finalize(exp, &paths, &data, &vgg, (spec, git_commit), &state, wall)?;
+    let provenance = Provenance {
+        spec,
+        git_commit,
+        wall_seconds: wall,
+        bad_images,
+    };
+    let row = finalize(exp, &paths, &data, &vgg, provenance, &state)?;
     Ok(Outcome::Trained(row))
 }
 
@@ -357,7 +364,7 @@ fn fit(
     rows: Vec<EpochRow>,
     state: SharedState,
     opts: &TrainOptions,
-) -> Result<(), TrainError> {
+) -> Result<usize, TrainError> {
     let t = &exp.train;
     device.seed(t.seed);
     let mut model = vgg.init(&device.clone().autodiff());
@@ -370,7 +377,8 @@ fn fit(
         )?;
     }
     let workers = exp.data.workers;
-    let train_loader = BatchLoader::new(
+    let max_bad = exp.data.max_bad_images;
+    let train_loader = BatchLoader::with_bad_image_limit(
         data.train.clone(),
         data.pipeline.clone(),
         t.batch_size,
@@ -378,10 +386,11 @@ fn fit(
         t.seed,
         workers,
         device.clone(),
+        max_bad,
     );
     train_loader.set_epoch(resume.unwrap_or(0));
     let train_handle = train_loader.clone();
-    let val_loader = BatchLoader::new(
+    let val_loader = BatchLoader::with_bad_image_limit(
         data.val.clone(),
         data.pipeline.clone(),
         t.batch_size,
@@ -389,6 +398,7 @@ fn fit(
         t.seed,
         workers,
         device.clone(),
+        max_bad,
     );
     let val_loader_handle = val_loader.clone();
     let momentum = (t.momentum > 0.0).then(|| {
@@ -459,7 +469,15 @@ fn fit(
             "no epoch completed (interrupted)".into(),
         ));
     }
-    Ok(())
+    Ok(train_handle.bad_images() + val_handle.bad_images())
+}
+
+/// Where and how a run was made, for its results row.
+struct Provenance {
+    spec: DeviceSpec,
+    git_commit: String,
+    wall_seconds: f64,
+    bad_images: usize,
 }
 
 /// Copies the best checkpoint to `model.bpk` and writes `results.csv`.
@@ -468,10 +486,15 @@ fn finalize(
     paths: &RunPaths,
     data: &DataSet,
     vgg: &VggConfig,
-    (spec, git_commit): (DeviceSpec, String),
+    provenance: Provenance,
     state: &SharedState,
-    wall_seconds: f64,
 ) -> Result<ResultRow, TrainError> {
+    let Provenance {
+        spec,
+        git_commit,
+        wall_seconds,
+        bad_images,
+    } = provenance;
     let rows: Vec<EpochRow> = results::read_csv(&paths.metrics()).map_err(TrainError::Resume)?;
     let last = rows
         .last()
@@ -518,6 +541,7 @@ fn finalize(
         final_top5_err: last.val_top5_err,
         train_images: data.train.len(),
         val_images: data.val.len(),
+        bad_images,
     };
     results::write_csv(&paths.results(), std::slice::from_ref(&row))
         .map_err(|e| TrainError::io(paths.results(), e))?;
