@@ -329,3 +329,37 @@ fn an_unreadable_image_is_skipped_logged_once_and_counted() {
     assert_eq!(field(&header, &rows[0], "bad_images"), "1");
     assert_eq!(field(&header, &rows[0], "train_images"), "14");
 }
+
+/// ImageNet's validation set as distributed: flat files plus LOC_val_solution.csv.
+#[test]
+fn flat_imagenet_val_with_loc_val_solution_csv_trains_end_to_end() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = write_image_folder(tmp.path(), 3);
+    let mut csv = String::from("ImageId,PredictionString\n");
+    let mut n = 0;
+    for class in ["n01_red", "n02_blue"] {
+        let dir = data.join("val").join(class);
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let p = entry.unwrap().path();
+            n += 1;
+            let id = format!("ILSVRC2012_val_{n:08}");
+            std::fs::rename(&p, data.join("val").join(format!("{id}.JPEG"))).unwrap();
+            csv += &format!("{id},{class} 0 0 10 10\n");
+        }
+        std::fs::remove_dir(&dir).unwrap();
+    }
+    std::fs::write(data.join("LOC_val_solution.csv"), csv).unwrap();
+    let cfg = tiny_config(
+        tmp.path(),
+        "flat",
+        &format!(
+            "dataset = \"image-folder\"\npath = {:?}\nimage_size = 32\nresize = 36",
+            data.display().to_string()
+        ),
+        4,
+    );
+    let out = vgg_train(&["--config", cfg.to_str().unwrap(), "--plain"]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    let (header, rows) = read_csv(&tmp.path().join("out/flat/results.csv"));
+    assert_eq!(field(&header, &rows[0], "val_images"), n.to_string());
+}

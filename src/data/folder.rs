@@ -90,6 +90,97 @@ pub fn list_split(split_dir: &Path, classes: &[String]) -> Result<FolderImages, 
     Ok(FolderImages { items })
 }
 
+/// Names of the labels files looked for beside a flat `val/` directory, in order.
+pub const VAL_LABEL_FILES: [&str; 3] = ["LOC_val_solution.csv", "val_labels.txt", "val.txt"];
+
+/// The validation split: `val/<class>/…` folders, or (ImageNet as distributed) flat files in
+/// `val/` with a labels file in `root` or `val/`: `LOC_val_solution.csv`
+/// (`ImageId,PredictionString`, the first word of which is the wnid) or plain
+/// `filename label` lines, the label a class name or a class index.
+pub fn list_val(root: &Path, classes: &[String]) -> Result<FolderImages, DataError> {
+    let val = root.join("val");
+    let has_class_dirs = val.is_dir() && sorted_entries(&val)?.iter().any(|p| p.is_dir());
+    if !val.is_dir() || has_class_dirs {
+        return list_split(&val, classes);
+    }
+    let labels_file = VAL_LABEL_FILES
+        .iter()
+        .flat_map(|name| [root.join(name), val.join(name)])
+        .find(|p| p.is_file())
+        .ok_or_else(|| DataError::Missing {
+            path: val.join(VAL_LABEL_FILES[0]),
+            hint: "a flat val/ directory needs a labels file: LOC_val_solution.csv (as distributed with ImageNet) or val_labels.txt with `filename label` lines, or move the images into val/<class>/ folders".into(),
+        })?;
+    let text = std::fs::read_to_string(&labels_file).map_err(|e| DataError::io(&labels_file, e))?;
+    let csv = labels_file.extension().is_some_and(|e| e == "csv");
+    // File stem -> path, so that "ILSVRC2012_val_00000001" finds ".JPEG" (or any extension).
+    let mut by_stem = std::collections::HashMap::new();
+    for p in sorted_entries(&val)?.into_iter().filter(|p| p.is_file()) {
+        if VAL_LABEL_FILES
+            .iter()
+            .any(|n| p.file_name().is_some_and(|f| f == *n))
+        {
+            continue;
+        }
+        let stem = p
+            .file_stem()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        by_stem.insert(stem, p);
+    }
+    let mut items = Vec::new();
+    for (line_no, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || (csv && line_no == 0 && line.starts_with("ImageId")) {
+            continue;
+        }
+        let bad =
+            |msg: &str| DataError::format(&labels_file, format!("line {}: {msg}", line_no + 1));
+        let (name, label) = if csv {
+            let (id, pred) = line
+                .split_once(',')
+                .ok_or_else(|| bad("expected ImageId,PredictionString"))?;
+            (
+                id.trim(),
+                pred.split_whitespace()
+                    .next()
+                    .ok_or_else(|| bad("empty PredictionString"))?,
+            )
+        } else {
+            let mut words = line.split_whitespace();
+            match (words.next(), words.next()) {
+                (Some(n), Some(l)) => (n, l),
+                _ => return Err(bad("expected `filename label`")),
+            }
+        };
+        let stem = Path::new(name)
+            .file_stem()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        let path = by_stem
+            .get(&stem)
+            .ok_or_else(|| bad(&format!("no image {name:?} in {}", val.display())))?;
+        let class = classes
+            .iter()
+            .position(|c| c == label)
+            .or_else(|| label.parse::<usize>().ok().filter(|i| *i < classes.len()))
+            .ok_or_else(|| {
+                bad(&format!(
+                    "label {label:?} is not one of the {} train/ classes",
+                    classes.len()
+                ))
+            })?;
+        items.push((path.clone(), class));
+    }
+    if items.is_empty() {
+        return Err(DataError::format(&labels_file, "no labelled images"));
+    }
+    items.sort();
+    Ok(FolderImages { items })
+}
+
 /// Decodes an image by its content (not its extension) and converts it to 8-bit RGB
 /// (greyscale, CMYK-converted, palette and 16-bit images included).
 pub fn decode_rgb(path: &Path) -> Result<RgbImage, DataError> {
@@ -159,6 +250,62 @@ mod tests {
             err.contains("missing [\"cat\"]") && err.contains("extra [\"dog\"]"),
             "{err}"
         );
+    }
+
+    fn flat_val(root: &Path, labels_name: &str, labels: &str) {
+        std::fs::create_dir_all(root.join("val")).unwrap();
+        for (i, _) in labels.lines().enumerate() {
+            write_png(
+                &root.join(format!("val/ILSVRC2012_val_{:08}.JPEG", i + 1)),
+                2,
+                2,
+            );
+        }
+        let body: String = labels
+            .lines()
+            .enumerate()
+            .map(|(i, l)| format!("ILSVRC2012_val_{:08},{l} 1 2 3 4\n", i + 1))
+            .collect();
+        std::fs::write(
+            root.join(labels_name),
+            format!("ImageId,PredictionString\n{body}"),
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn flat_val_reads_imagenets_loc_val_solution_csv() {
+        let root = tempfile::tempdir().unwrap();
+        flat_val(root.path(), "LOC_val_solution.csv", "n02\nn01\nn02");
+        let classes = vec!["n01".to_string(), "n02".to_string()];
+        let val = list_val(root.path(), &classes).unwrap();
+        let labels: Vec<usize> = val.items.iter().map(|i| i.1).collect();
+        assert_eq!(labels, vec![1, 0, 1]);
+        assert!(val.items[0].0.ends_with("val/ILSVRC2012_val_00000001.JPEG"));
+    }
+
+    #[test]
+    fn flat_val_reads_plain_filename_label_lines_and_rejects_unknown_classes() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("val")).unwrap();
+        write_png(&root.path().join("val/a.png"), 2, 2);
+        write_png(&root.path().join("val/b.png"), 2, 2);
+        std::fs::write(root.path().join("val_labels.txt"), "a.png 1\nb.png n01\n").unwrap();
+        let classes = vec!["n01".to_string(), "n02".to_string()];
+        let val = list_val(root.path(), &classes).unwrap();
+        assert_eq!(
+            val.items.iter().map(|i| i.1).collect::<Vec<_>>(),
+            vec![1, 0]
+        );
+        std::fs::write(root.path().join("val_labels.txt"), "a.png n99\n").unwrap();
+        let err = list_val(root.path(), &classes).unwrap_err().to_string();
+        assert!(
+            err.contains("val_labels.txt") && err.contains("line 1") && err.contains("n99"),
+            "{err}"
+        );
+        std::fs::remove_file(root.path().join("val_labels.txt")).unwrap();
+        let err = list_val(root.path(), &classes).unwrap_err().to_string();
+        assert!(err.contains("LOC_val_solution.csv"), "{err}");
     }
 
     #[test]

@@ -306,7 +306,7 @@ pub fn load(cfg: &DataConfig, augment: &AugmentConfig) -> Result<DataSet, DataEr
         DatasetKind::ImageFolder => {
             let classes = folder::class_names(&path.join("train"))?;
             let train = folder::list_split(&path.join("train"), &classes)?;
-            let val = folder::list_split(&path.join("val"), &classes)?;
+            let val = folder::list_val(&path, &classes)?;
             (Images::Folder(train), Images::Folder(val), classes.len())
         }
     };
