@@ -13,6 +13,15 @@ fn tiny_a(out: &Path, extra: &[&str]) -> Vec<String> {
     quickstart_args(out, extra)
 }
 
+/// A tiny config on the image folder at `data` (32×32 crops of a 36-pixel shorter side).
+fn folder_config(dir: &Path, name: &str, data: &Path) -> std::path::PathBuf {
+    let section = format!(
+        "dataset = \"image-folder\"\npath = {:?}\nimage_size = 32\nresize = 36",
+        data.display().to_string()
+    );
+    tiny_config(dir, name, &section, 4)
+}
+
 fn run(args: &[String]) -> std::process::Output {
     vgg_train_owned(args)
 }
@@ -235,15 +244,7 @@ fn cifar10_binary_batches_train_end_to_end() {
 fn image_folder_with_mixed_formats_trains_end_to_end() {
     let tmp = tempfile::tempdir().unwrap();
     let data = write_image_folder(tmp.path(), 6);
-    let cfg = tiny_config(
-        tmp.path(),
-        "folder",
-        &format!(
-            "dataset = \"image-folder\"\npath = {:?}\nimage_size = 32\nresize = 36",
-            data.display().to_string()
-        ),
-        4,
-    );
+    let cfg = folder_config(tmp.path(), "folder", &data);
     let out = vgg_train(&["--config", cfg.to_str().unwrap(), "--plain"]);
     assert!(out.status.success(), "{:?}", text(&out));
     let (header, rows) = read_csv(&tmp.path().join("out/folder/results.csv"));
@@ -301,15 +302,7 @@ fn an_unreadable_image_is_skipped_logged_once_and_counted() {
         &jpeg[..jpeg.len() / 3],
     )
     .unwrap();
-    let cfg = tiny_config(
-        tmp.path(),
-        "folder",
-        &format!(
-            "dataset = \"image-folder\"\npath = {:?}\nimage_size = 32\nresize = 36",
-            data.display().to_string()
-        ),
-        4,
-    );
+    let cfg = folder_config(tmp.path(), "folder", &data);
     let out = vgg_train(&[
         "--config",
         cfg.to_str().unwrap(),
@@ -349,15 +342,7 @@ fn flat_imagenet_val_with_loc_val_solution_csv_trains_end_to_end() {
         std::fs::remove_dir(&dir).unwrap();
     }
     std::fs::write(data.join("LOC_val_solution.csv"), csv).unwrap();
-    let cfg = tiny_config(
-        tmp.path(),
-        "flat",
-        &format!(
-            "dataset = \"image-folder\"\npath = {:?}\nimage_size = 32\nresize = 36",
-            data.display().to_string()
-        ),
-        4,
-    );
+    let cfg = folder_config(tmp.path(), "flat", &data);
     let out = vgg_train(&["--config", cfg.to_str().unwrap(), "--plain"]);
     assert!(out.status.success(), "{:?}", text(&out));
     let (header, rows) = read_csv(&tmp.path().join("out/flat/results.csv"));
