@@ -2,7 +2,7 @@
 # Side-by-side speed: `vgg-train bench` and scripts/bench-pytorch.py on the same networks, the
 # same batch, the same thread count, back to back on this machine; prints the training
 # images/s of both and their ratio per configuration, and writes both sets of rows to
-# results/bench/<workload>-<host>.csv.
+# results/bench/<workload>-<device>-<host>.csv.
 #
 #   scripts/compare-pytorch.sh [--archs A,D] [--steps N] [--workloads a,b] [--device flex]
 #
@@ -49,7 +49,7 @@ for w in ${workloads//,/ }; do
     c) cfg=configs/bench/gpu-224.toml; width=1.0; size=224; head=paper; hidden=4096; classes=1000; pydev=cuda ;;
     *) echo "unknown workload $w" >&2; exit 2 ;;
   esac
-  out="results/bench/$w-$host.csv"
+  out="results/bench/$w-${device//:/-}-$host.csv"
   ours="$(mktemp)"; theirs="$(mktemp)"
   for arch in ${archs//,/ }; do
     "$bin" bench --config "$cfg" --set "model.arch=\"$arch\"" --set "model.width=$width" \
@@ -70,4 +70,4 @@ for w in ${workloads//,/ }; do
   done
   rm -f "$ours" "$theirs"
 done
-echo "rows: results/bench/<workload>-$host.csv"
+echo "rows: results/bench/<workload>-${device//:/-}-$host.csv"
