@@ -125,16 +125,12 @@ fn time_steps(
 pub fn bench(exp: &Experiment, arch: Option<Arch>, opts: BenchOptions) -> Result<BenchRow, String> {
     let spec = DeviceSpec::parse(&exp.run.device)?;
     let device = spec.device()?;
-    let classes = if exp.model.num_classes == 0 {
-        match exp.data.dataset {
-            crate::config::DatasetKind::Cifar100 => 100,
-            crate::config::DatasetKind::ImageFolder => 1000,
-            _ => 10,
-        }
-    } else {
-        exp.model.num_classes
-    };
-    let mut vgg = VggConfig::from_model(&exp.model, exp.data.channels, classes);
+    let mut vgg = VggConfig::from_model(
+        &exp.model,
+        exp.data.channels,
+        exp.data.dataset.standard_classes(),
+    );
+    let classes = vgg.num_classes;
     if let Some(a) = arch {
         vgg.arch = a;
     }

@@ -187,13 +187,7 @@ fn load(args: &ConfigArgs) -> Result<Experiment> {
 
 /// Input channels and classes implied by the data section, without reading the data.
 fn data_shape(exp: &Experiment) -> (usize, usize) {
-    use crate::config::DatasetKind::*;
-    let classes = match exp.data.dataset {
-        FashionMnist | Mnist | Cifar10 => 10,
-        Cifar100 => 100,
-        ImageFolder => 1000,
-    };
-    (exp.data.channels, classes)
+    (exp.data.channels, exp.data.dataset.standard_classes())
 }
 
 fn train(args: &TrainArgs) -> Result<ExitCode> {

@@ -149,6 +149,16 @@ pub enum DatasetKind {
 }
 
 impl DatasetKind {
+    /// Classes of the standard data set (ImageNet's 1000 for image folders), for when the
+    /// data are not read (`summary`, `bench`).
+    pub fn standard_classes(self) -> usize {
+        match self {
+            DatasetKind::FashionMnist | DatasetKind::Mnist | DatasetKind::Cifar10 => 10,
+            DatasetKind::Cifar100 => 100,
+            DatasetKind::ImageFolder => 1000,
+        }
+    }
+
     /// The name used in configs and results.
     pub fn name(self) -> &'static str {
         match self {

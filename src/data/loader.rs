@@ -63,6 +63,22 @@ struct Shared {
     max_bad: usize,
 }
 
+/// How a [`BatchLoader`] reads its split.
+#[derive(Debug, Clone, Copy)]
+pub struct LoaderOptions {
+    /// Images per batch.
+    pub batch_size: usize,
+    /// Shuffle and augment (training); otherwise keep the order, eval transform only.
+    pub train: bool,
+    /// Seed of the epoch orders and augmentations.
+    pub seed: u64,
+    /// Decode/augment threads; 0 = rayon's global pool.
+    pub workers: usize,
+    /// Unreadable images are logged, skipped and counted; more distinct ones than this fail
+    /// the epoch.
+    pub max_bad_images: usize,
+}
+
 /// The loader: a view `[start, end)` of a split, on a device.
 #[derive(Clone)]
 pub struct BatchLoader {
@@ -89,33 +105,15 @@ pub fn mix_seed(parts: &[u64]) -> u64 {
 }
 
 impl BatchLoader {
-    /// A loader over `split`. `train` shuffles and augments; evaluation keeps the order and
-    /// applies the deterministic eval transform. `workers` = 0 uses rayon's global pool.
-    pub fn new(
-        split: Split,
-        pipeline: Pipeline,
-        batch_size: usize,
-        train: bool,
-        seed: u64,
-        workers: usize,
-        device: Device,
-    ) -> Self {
-        Self::with_bad_image_limit(split, pipeline, batch_size, train, seed, workers, device, 0)
-    }
-
-    /// Like [`BatchLoader::new`], but unreadable images are logged, skipped and counted; the
-    /// epoch fails only when more than `max_bad` distinct files could not be read.
-    #[allow(clippy::too_many_arguments)]
-    pub fn with_bad_image_limit(
-        split: Split,
-        pipeline: Pipeline,
-        batch_size: usize,
-        train: bool,
-        seed: u64,
-        workers: usize,
-        device: Device,
-        max_bad: usize,
-    ) -> Self {
+    /// A loader over `split` on `device`.
+    pub fn new(split: Split, pipeline: Pipeline, opts: LoaderOptions, device: Device) -> Self {
+        let LoaderOptions {
+            batch_size,
+            train,
+            seed,
+            workers,
+            max_bad_images: max_bad,
+        } = opts;
         let end = split.len();
         BatchLoader {
             shared: Arc::new(Shared {
@@ -396,15 +394,14 @@ mod tests {
                 std: vec![1.0],
             },
         };
-        BatchLoader::new(
-            Split::new(images, 0),
-            pipeline,
-            4,
+        let opts = LoaderOptions {
+            batch_size: 4,
             train,
-            7,
-            0,
-            Device::flex(),
-        )
+            seed: 7,
+            workers: 0,
+            max_bad_images: 0,
+        };
+        BatchLoader::new(Split::new(images, 0), pipeline, opts, Device::flex())
     }
 
     fn epoch_labels(l: &BatchLoader) -> Vec<i64> {

@@ -16,7 +16,7 @@ use rand::{RngExt, SeedableRng};
 use crate::augment::{self, Crop, Img, Normalize};
 use crate::config::{AugmentConfig, DataConfig, DatasetKind, Fit, Scale};
 use crate::error::DataError;
-pub use loader::{BatchLoader, ImageBatch};
+pub use loader::{BatchLoader, ImageBatch, LoaderOptions};
 
 /// Where Debian's `dataset-fashion-mnist` package puts the gzipped IDX files.
 pub const DEBIAN_FASHION_MNIST: &str = "/usr/share/datasets/fashion-mnist";

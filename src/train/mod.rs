@@ -24,7 +24,7 @@ use burn::train::renderer::default_renderer;
 use burn::train::{EarlyStoppingStrategy, Learner, SupervisedTraining};
 
 use crate::config::{Experiment, Schedule};
-use crate::data::{self, BatchLoader, DataSet};
+use crate::data::{self, BatchLoader, DataSet, LoaderOptions};
 use crate::device::DeviceSpec;
 use crate::error::TrainError;
 use crate::model::{Vgg, VggConfig, summary};
@@ -376,29 +376,30 @@ fn fit(
             &device.clone().autodiff(),
         )?;
     }
-    let workers = exp.data.workers;
-    let max_bad = exp.data.max_bad_images;
-    let train_loader = BatchLoader::with_bad_image_limit(
+    let loader_opts = LoaderOptions {
+        batch_size: t.batch_size,
+        train: true,
+        seed: t.seed,
+        workers: exp.data.workers,
+        max_bad_images: exp.data.max_bad_images,
+    };
+    let train_loader = BatchLoader::new(
         data.train.clone(),
         data.pipeline.clone(),
-        t.batch_size,
-        true,
-        t.seed,
-        workers,
+        loader_opts,
         device.clone(),
-        max_bad,
     );
     train_loader.set_epoch(resume.unwrap_or(0));
     let train_handle = train_loader.clone();
-    let val_loader = BatchLoader::with_bad_image_limit(
+    let val_opts = LoaderOptions {
+        train: false,
+        ..loader_opts
+    };
+    let val_loader = BatchLoader::new(
         data.val.clone(),
         data.pipeline.clone(),
-        t.batch_size,
-        false,
-        t.seed,
-        workers,
+        val_opts,
         device.clone(),
-        max_bad,
     );
     let val_loader_handle = val_loader.clone();
     let momentum = (t.momentum > 0.0).then(|| {
