@@ -3,6 +3,7 @@
 //! Images travel as 8-bit planar [`Img`]s until [`write_normalized`] crops, flips, normalises
 //! and writes them as `f32` into the batch buffer in one pass.
 
+use fast_image_resize::PixelType;
 use image::imageops::{self, FilterType};
 use image::{GrayImage, RgbImage};
 use rand::{Rng, RngExt};
@@ -44,6 +45,82 @@ impl Img {
         let n = self.height * self.width;
         &self.data[c * n..(c + 1) * n]
     }
+
+    /// Isotropic rescale: the shorter side becomes `shorter` (bilinear, antialiased), each
+    /// plane resized exactly as [`resize_shorter`] resizes the interleaved image.
+    pub fn resize_shorter(&self, shorter: usize) -> Img {
+        let (nw, nh) = shorter_side_dims(self.width, self.height, shorter);
+        if (nw, nh) == (self.width, self.height) {
+            return self.clone();
+        }
+        let mut data = Vec::with_capacity(self.channels * nh * nw);
+        for c in 0..self.channels {
+            let plane = resize_u8(
+                self.plane(c),
+                self.width,
+                self.height,
+                nw,
+                nh,
+                PixelType::U8,
+            );
+            data.extend_from_slice(&plane);
+        }
+        Img {
+            channels: self.channels,
+            height: nh,
+            width: nw,
+            data,
+        }
+    }
+}
+
+/// Output size `(width, height)` of an isotropic rescale whose shorter side becomes `shorter`.
+pub fn shorter_side_dims(width: usize, height: usize, shorter: usize) -> (usize, usize) {
+    let (w, h) = (width as f64, height as f64);
+    let scale = shorter as f64 / w.min(h);
+    let nw = ((w * scale).round() as usize).max(shorter);
+    let nh = ((h * scale).round() as usize).max(shorter);
+    (nw, nh)
+}
+
+/// Bilinear, antialiased resize of interleaved 8-bit pixels with SIMD (AVX2/SSE4.1/Neon),
+/// the same filter as PIL's and torchvision's antialiased bilinear `Resize`.
+fn resize_u8(src: &[u8], w: usize, h: usize, nw: usize, nh: usize, pixel: PixelType) -> Vec<u8> {
+    resize_u8_window(src, (w, h), (nw, nh), (0, 0, nw, nh), pixel)
+}
+
+/// The `(left, top, width, height)` window of the `nw`×`nh` resize of a `w`×`h` image,
+/// computed alone: the filter still reads the source pixels around the window, so the result
+/// equals cropping the full resize.
+fn resize_u8_window(
+    src: &[u8],
+    (w, h): (usize, usize),
+    (nw, nh): (usize, usize),
+    (left, top, width, height): (usize, usize, usize, usize),
+    pixel: PixelType,
+) -> Vec<u8> {
+    use fast_image_resize::images::{Image, ImageRef};
+    use fast_image_resize::{FilterType, ResizeAlg, ResizeOptions, Resizer};
+    thread_local! {
+        static RESIZER: std::cell::RefCell<Resizer> = std::cell::RefCell::new(Resizer::new());
+    }
+    let src = ImageRef::new(w as u32, h as u32, src, pixel).expect("buffer holds w*h pixels");
+    let mut dst = Image::new(width as u32, height as u32, pixel);
+    let (sx, sy) = (w as f64 / nw as f64, h as f64 / nh as f64);
+    let options = ResizeOptions::new()
+        .resize_alg(ResizeAlg::Convolution(FilterType::Bilinear))
+        .crop(
+            left as f64 * sx,
+            top as f64 * sy,
+            width as f64 * sx,
+            height as f64 * sy,
+        );
+    RESIZER.with(|r| {
+        r.borrow_mut()
+            .resize(&src, &mut dst, &options)
+            .expect("source and destination share the pixel type")
+    });
+    dst.into_vec()
 }
 
 /// Brings an image to `size`×`size`: zero-padding around the centre when it is smaller and
@@ -87,14 +164,34 @@ pub fn fit_to(img: Img, size: usize, fit: Fit) -> Img {
 
 /// Isotropic rescale: the shorter side becomes `shorter` (bilinear, antialiased).
 pub fn resize_shorter(img: &RgbImage, shorter: usize) -> RgbImage {
-    let (w, h) = (img.width() as f64, img.height() as f64);
-    let scale = shorter as f64 / w.min(h);
-    let nw = ((w * scale).round() as u32).max(shorter as u32);
-    let nh = ((h * scale).round() as u32).max(shorter as u32);
-    if (nw, nh) == (img.width(), img.height()) {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let (nw, nh) = shorter_side_dims(w, h, shorter);
+    if (nw, nh) == (w, h) {
         return img.clone();
     }
-    imageops::resize(img, nw, nh, FilterType::Triangle)
+    let data = resize_u8(img.as_raw(), w, h, nw, nh, PixelType::U8x3);
+    RgbImage::from_raw(nw as u32, nh as u32, data).expect("resize output is nw*nh*3 bytes")
+}
+
+/// The `size`×`size` crop at (`top`, `left`) of the image rescaled so that its shorter side
+/// is `shorter`, without rescaling the rest of the image.
+pub fn resize_shorter_crop(
+    img: &RgbImage,
+    shorter: usize,
+    top: usize,
+    left: usize,
+    size: usize,
+) -> RgbImage {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let (nw, nh) = shorter_side_dims(w, h, shorter);
+    let data = resize_u8_window(
+        img.as_raw(),
+        (w, h),
+        (nw, nh),
+        (left, top, size, size),
+        PixelType::U8x3,
+    );
+    RgbImage::from_raw(size as u32, size as u32, data).expect("resize output is size*size*3 bytes")
 }
 
 /// Where a crop of `size` starts, on an image of `height`×`width` padded by `pad` on every
@@ -213,6 +310,66 @@ pub fn write_normalized(
                 } else {
                     (src[sx as usize] as f32 / 255.0 - mean) / std
                 };
+            }
+        }
+    }
+}
+
+/// [`write_normalized`] for an interleaved RGB image with the crop inside it (no padding):
+/// one pass through a per-channel lookup table, no planar copy.
+pub fn write_normalized_rgb(
+    img: &RgbImage,
+    crop: Crop,
+    size: usize,
+    norm: &Normalize,
+    offset: &[f32],
+    dst: &mut [f32],
+) {
+    let (h, w) = (img.height() as usize, img.width() as usize);
+    debug_assert!(crop.pad == 0 && crop.top + size <= h && crop.left + size <= w);
+    debug_assert_eq!(dst.len(), 3 * size * size);
+    let src = img.as_raw();
+    for c in 0..3 {
+        let shift = offset.get(c).copied().unwrap_or(0.0);
+        let (mean, std) = (norm.mean[c] - shift, norm.std[c]);
+        let lut: [f32; 256] = std::array::from_fn(|v| (v as f32 / 255.0 - mean) / std);
+        let out = &mut dst[c * size * size..(c + 1) * size * size];
+        for (y, row) in out.chunks_exact_mut(size).enumerate() {
+            let line = &src[((crop.top + y) * w + crop.left) * 3..][..size * 3];
+            if crop.flip {
+                for (v, px) in row.iter_mut().zip(line.chunks_exact(3).rev()) {
+                    *v = lut[px[c] as usize];
+                }
+            } else {
+                for (v, px) in row.iter_mut().zip(line.chunks_exact(3)) {
+                    *v = lut[px[c] as usize];
+                }
+            }
+        }
+    }
+}
+
+/// Normalises the whole image (no crop), mirrored when `flip`, and writes it planar into
+/// `dst` (`out_channels * height * width` floats); the input of dense evaluation.
+pub fn write_normalized_full(
+    img: &Img,
+    flip: bool,
+    norm: &Normalize,
+    out_channels: usize,
+    dst: &mut [f32],
+) {
+    let (h, w) = (img.height, img.width);
+    debug_assert_eq!(dst.len(), out_channels * h * w);
+    for oc in 0..out_channels {
+        let plane = img.plane(if img.channels == 1 { 0 } else { oc });
+        let (mean, std) = (norm.mean[oc], norm.std[oc]);
+        let out = &mut dst[oc * h * w..(oc + 1) * h * w];
+        for y in 0..h {
+            let src = &plane[y * w..(y + 1) * w];
+            let row = &mut out[y * w..(y + 1) * w];
+            for (x, v) in row.iter_mut().enumerate() {
+                let sx = if flip { w - 1 - x } else { x };
+                *v = (src[sx] as f32 / 255.0 - mean) / std;
             }
         }
     }
@@ -361,6 +518,71 @@ mod tests {
         };
         write_normalized(&img, Crop::center(1, 1, 1), 1, &norm, &[0.25], 1, &mut out);
         assert_close(&out, &[0.25]);
+    }
+
+    #[test]
+    fn interleaved_normalisation_equals_the_planar_path() {
+        let rgb = RgbImage::from_fn(9, 7, |x, y| {
+            image::Rgb([(x * 20) as u8, (y * 30) as u8, 200])
+        });
+        let norm = Normalize {
+            mean: vec![0.4, 0.5, 0.6],
+            std: vec![0.2, 0.25, 0.3],
+        };
+        for flip in [false, true] {
+            let crop = Crop {
+                top: 2,
+                left: 3,
+                pad: 0,
+                flip,
+            };
+            let (mut a, mut b) = (vec![0.0; 3 * 16], vec![0.0; 3 * 16]);
+            write_normalized_rgb(&rgb, crop, 4, &norm, &[0.01, 0.0, -0.02], &mut a);
+            write_normalized(
+                &Img::from_rgb(&rgb),
+                crop,
+                4,
+                &norm,
+                &[0.01, 0.0, -0.02],
+                3,
+                &mut b,
+            );
+            assert_close(&a, &b);
+        }
+    }
+
+    #[test]
+    fn resizing_only_the_crop_equals_cropping_the_full_resize() {
+        let rgb = RgbImage::from_fn(500, 375, |x, y| {
+            image::Rgb([(x * 3 + y) as u8, ((y * 7) ^ x) as u8, ((x * y) % 253) as u8])
+        });
+        let full = resize_shorter(&rgb, 256);
+        assert_eq!(full.dimensions(), (341, 256));
+        for (top, left) in [(0, 0), (16, 58), (32, 117)] {
+            let window = resize_shorter_crop(&rgb, 256, top, left, 224);
+            let cropped =
+                image::imageops::crop_imm(&full, left as u32, top as u32, 224, 224).to_image();
+            let worst = window
+                .as_raw()
+                .iter()
+                .zip(cropped.as_raw())
+                .map(|(a, b)| a.abs_diff(*b))
+                .max()
+                .unwrap();
+            assert!(worst <= 1, "crop at ({top}, {left}): off by {worst}");
+        }
+    }
+
+    #[test]
+    fn planar_and_interleaved_resizes_agree_pixel_for_pixel() {
+        let rgb = RgbImage::from_fn(97, 61, |x, y| {
+            image::Rgb([(x * 5 + y) as u8, (y * 7) as u8, ((x * y) % 251) as u8])
+        });
+        for shorter in [32, 40, 200] {
+            let interleaved = Img::from_rgb(&resize_shorter(&rgb, shorter));
+            let planar = Img::from_rgb(&rgb).resize_shorter(shorter);
+            assert_eq!(interleaved, planar, "shorter side {shorter}");
+        }
     }
 
     #[test]

@@ -5,6 +5,8 @@
 //! with momentum and weight decay. Each step ends with a device sync, so asynchronous backends
 //! are timed fully.
 
+pub mod data;
+
 use std::time::Instant;
 
 use burn::optim::decay::WeightDecayConfig;
@@ -125,6 +127,7 @@ fn time_steps(
 pub fn bench(exp: &Experiment, arch: Option<Arch>, opts: BenchOptions) -> Result<BenchRow, String> {
     let spec = DeviceSpec::parse(&exp.run.device)?;
     let device = spec.device()?;
+    crate::device::set_precision(&device, spec, exp.run.precision)?;
     let mut vgg = VggConfig::from_model(
         &exp.model,
         exp.data.channels,
@@ -176,7 +179,7 @@ pub fn bench(exp: &Experiment, arch: Option<Arch>, opts: BenchOptions) -> Result
         image_size: s,
         batch: n,
         device: spec.name(),
-        precision: "f32".into(),
+        precision: exp.run.precision.name().into(),
         train_img_s,
         train_img_s_std: train_std.unwrap_or(0.0),
         infer_img_s,

@@ -60,6 +60,50 @@ pub enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Measure the data pipeline: images/s of decode, rescale to S, random crop, flip and
+    /// normalise on the JPEGs under DIR (scripts/bench-data.sh compares with torchvision).
+    BenchData {
+        /// Directory searched recursively for images.
+        dir: PathBuf,
+        /// Worker threads.
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
+        /// Shorter side S before the crop.
+        #[arg(long, default_value_t = 256)]
+        scale: usize,
+        /// Crop side.
+        #[arg(long, default_value_t = 224)]
+        crop: usize,
+        /// Passes over the files.
+        #[arg(long, default_value_t = 2)]
+        repeat: usize,
+    },
+    /// Evaluate a trained run (its model.bpk) or a weights file with the config's `[eval]`
+    /// protocols (center, dense, multi-scale, multi-crop, multi-crop+dense) on the validation
+    /// split, and add one row per protocol to the run's results.csv.
+    Eval {
+        /// Config and overrides (e.g. `--set 'eval.protocols=["dense"]'`).
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Weights: torchvision's state dict (`vgg16-397923af.pth`, …) or a burnpack file;
+        /// default: the run's model.bpk.
+        #[arg(long, value_name = "FILE")]
+        weights: Option<PathBuf>,
+    },
+    /// Print the five most probable classes of each image as one JSON line
+    /// (`{"path": ..., "top5": [[class, probability], ...]}`), preprocessed as torchvision's
+    /// weights expect (shorter side to 256, centre crop 224, ImageNet mean and std).
+    Predict {
+        /// Config and overrides (the network and `[data]`'s preprocessing).
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Weights: torchvision's state dict or a burnpack file; default: the run's model.bpk.
+        #[arg(long, value_name = "FILE")]
+        weights: Option<PathBuf>,
+        /// Image files (JPEG or PNG, decoded by content).
+        #[arg(required = true, value_name = "IMAGE")]
+        images: Vec<PathBuf>,
+    },
     /// Turn the runs under DIR into report.md, report.csv and plots (PNG and SVG): a
     /// Table-3-style table with mean ± std over seeds and the paper's comparisons.
     Report {
@@ -162,6 +206,75 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                     .with_context(|| format!("writing {}", path.display()))?;
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::BenchData {
+            dir,
+            threads,
+            scale,
+            crop,
+            repeat,
+        }) => {
+            let opts = crate::bench::data::DataBenchOptions {
+                threads,
+                scale,
+                crop,
+                repeat,
+            };
+            let row = crate::bench::data::bench_data(&dir, opts)?;
+            let s = crate::bench::data::stages(&dir, opts)?;
+            eprintln!(
+                "per image on one thread: decode {:.2} ms, resize {:.2} ms, crop+flip+normalise {:.2} ms",
+                s.decode_ms, s.resize_ms, s.crop_normalize_ms
+            );
+            print_stdout(&String::from_utf8_lossy(&crate::results::to_csv(&[row])?));
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Eval { config, weights }) => {
+            let exp = load(&config)?;
+            let outcome = crate::eval::command::eval_run(&exp, weights.as_deref())
+                .with_context(|| format!("evaluating {}", exp.run_dir().display()))?;
+            println!(
+                "{}: {} images, {:.1} s, weights {}",
+                exp.name,
+                outcome.images,
+                outcome.seconds,
+                outcome.weights.display()
+            );
+            println!(
+                "{:<18} {:<14} {:>10} {:>10}",
+                "protocol", "scales", "top-1 err", "top-5 err"
+            );
+            for r in &outcome.rows {
+                println!(
+                    "{:<18} {:<14} {:>9.2}% {:>9.2}%",
+                    r.protocol, r.scales, r.top1_err, r.top5_err
+                );
+            }
+            println!("results: {}", outcome.results.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Predict {
+            config,
+            weights,
+            images,
+        }) => {
+            let exp = load(&config)?;
+            let results = crate::predict::predict(&exp, weights.as_deref(), &images)?;
+            let mut failed = 0;
+            for result in results {
+                match result {
+                    Ok(p) => print_stdout(&(serde_json::to_string(&p)? + "\n")),
+                    Err(e) => {
+                        failed += 1;
+                        eprintln!("error: {}", one_line(&e.to_string()));
+                    }
+                }
+            }
+            Ok(if failed > 0 {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
         Some(Command::Report { dir, out }) => {
             let out = out.unwrap_or_else(|| dir.clone());

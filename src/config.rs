@@ -26,6 +26,8 @@ pub struct Experiment {
     pub augment: AugmentConfig,
     /// Optimiser and schedule.
     pub train: TrainConfig,
+    /// Test-time protocols (paper §3.2): after training and in `vgg-train eval`.
+    pub eval: EvalConfig,
     /// Device and outputs.
     pub run: RunConfig,
 }
@@ -331,12 +333,126 @@ impl Default for TrainConfig {
     }
 }
 
+/// A test-time protocol of the paper's §3.2 and §4.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Protocol {
+    /// Rescale to Q, one centre crop (one row per Q).
+    Center,
+    /// The FC layers applied as convolutions over the whole rescaled image, the class-score
+    /// map averaged, the flipped image averaged in (one row per Q).
+    Dense,
+    /// Dense evaluation with the softmax averaged over every Q (Table 4; one row).
+    MultiScale,
+    /// A 5×5 grid of crops × 2 flips per Q, softmax averaged over crops and Q (one row).
+    MultiCrop,
+    /// The mean of the multi-crop and multi-scale dense softmax (Table 5's best; one row).
+    #[serde(rename = "multi-crop+dense")]
+    MultiCropDense,
+}
+
+impl Protocol {
+    /// Every protocol, in the paper's order.
+    pub const ALL: [Protocol; 5] = [
+        Protocol::Center,
+        Protocol::Dense,
+        Protocol::MultiScale,
+        Protocol::MultiCrop,
+        Protocol::MultiCropDense,
+    ];
+
+    /// The name used in configs and `results.csv`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Center => "center",
+            Protocol::Dense => "dense",
+            Protocol::MultiScale => "multi-scale",
+            Protocol::MultiCrop => "multi-crop",
+            Protocol::MultiCropDense => "multi-crop+dense",
+        }
+    }
+
+    /// Whether the protocol runs the fully-convolutional (dense) network.
+    pub fn is_dense(self) -> bool {
+        matches!(
+            self,
+            Protocol::Dense | Protocol::MultiScale | Protocol::MultiCropDense
+        )
+    }
+
+    /// Whether the protocol gives one row per scale (`center`, `dense`) rather than one row
+    /// averaged over all scales.
+    pub fn per_scale(self) -> bool {
+        matches!(self, Protocol::Center | Protocol::Dense)
+    }
+}
+
+impl std::fmt::Display for Protocol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Test-time evaluation on the validation split.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EvalConfig {
+    /// Protocols to run; each adds rows with `protocol` and `scales` columns to `results.csv`.
+    pub protocols: Vec<Protocol>,
+    /// Test scales Q (the shorter side after rescaling); empty = `data.resize` (256 for 224
+    /// crops) for image folders and `data.image_size` for in-memory data sets.
+    pub scales: Vec<usize>,
+    /// Average the horizontally flipped image into `dense` and `multi-crop` (the paper does).
+    pub flip: bool,
+    /// Images per forward pass; 0 = `train.batch_size`.
+    pub batch_size: usize,
+}
+
+impl Default for EvalConfig {
+    fn default() -> Self {
+        Self {
+            protocols: vec![Protocol::Center],
+            scales: Vec::new(),
+            flip: true,
+            batch_size: 0,
+        }
+    }
+}
+
+/// Floating-point precision of training.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Precision {
+    /// 32-bit floats everywhere.
+    F32,
+    /// Half precision (GPU backends that support it).
+    F16,
+    /// bfloat16 (GPU backends that support it).
+    Bf16,
+}
+
+impl Precision {
+    /// The name used in configs and bench CSVs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::F32 => "f32",
+            Precision::F16 => "f16",
+            Precision::Bf16 => "bf16",
+        }
+    }
+}
+
 /// Where to run and where to write.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RunConfig {
     /// `flex` (CPU) | `cuda:N` | `wgpu` | `tch:cpu` | `tch:cuda:N`.
     pub device: String,
+    /// Several devices of one host for data-parallel training, e.g. `["cuda:0", "cuda:1"]`;
+    /// empty = `[device]`. Each device takes a `train.batch_size` batch per step.
+    pub devices: Vec<String>,
+    /// Float precision: `f32`, or `f16`/`bf16` where the backend supports it.
+    pub precision: Precision,
     /// Parent of the run directory.
     pub output_dir: PathBuf,
 }
@@ -345,6 +461,8 @@ impl Default for RunConfig {
     fn default() -> Self {
         Self {
             device: "flex".into(),
+            devices: Vec::new(),
+            precision: Precision::F32,
             output_dir: PathBuf::from("results"),
         }
     }
@@ -572,6 +690,40 @@ impl Experiment {
         }
         if let Err(message) = crate::device::DeviceSpec::parse(&self.run.device) {
             return bad("run.device", format!("{:?}", self.run.device), &message);
+        }
+        for device in &self.run.devices {
+            if let Err(message) = crate::device::DeviceSpec::parse(device) {
+                return bad("run.devices", format!("{device:?}"), &message);
+            }
+        }
+        self.validate_eval(path)
+    }
+
+    fn validate_eval(&self, path: &Path) -> Result<(), ConfigError> {
+        let bad = |key: &str, value: String, message: String| {
+            Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                key: key.into(),
+                value,
+                message,
+            })
+        };
+        let e = &self.eval;
+        let size = self.data.image_size;
+        if let Some(q) = e.scales.iter().find(|q| **q < size) {
+            return bad(
+                "eval.scales",
+                format!("{:?}", e.scales),
+                format!("every Q must be at least data.image_size ({size}); {q} is smaller"),
+            );
+        }
+        let paper_head = self.model.head == Head::Paper;
+        if paper_head && size < 224 && e.protocols.iter().any(|p| p.is_dense()) {
+            return bad(
+                "eval.protocols",
+                format!("{:?}", e.protocols.iter().map(|p| p.name()).collect::<Vec<_>>()),
+                "dense evaluation turns FC-6 into a 7x7 conv, which needs data.image_size >= 224 with the paper head; use center or multi-crop".into(),
+            );
         }
         Ok(())
     }

@@ -3,6 +3,8 @@
 
 use burn::tensor::Device;
 
+use crate::config::{Precision, RunConfig};
+
 /// A parsed `run.device`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeviceSpec {
@@ -19,7 +21,8 @@ pub enum DeviceSpec {
 }
 
 impl DeviceSpec {
-    /// Parses `flex`, `cuda:N`, `wgpu`, `tch:cpu` or `tch:cuda:N` (`cuda` alone is `cuda:0`).
+    /// Parses `flex`, `cuda:N`, `wgpu`, `tch:cpu` or `tch:cuda:N` (`cuda` alone is `cuda:0`);
+    /// `cpu` is the fastest CPU backend compiled in: LibTorch with the `tch` feature, else flex.
     pub fn parse(s: &str) -> Result<DeviceSpec, String> {
         let index = |i: &str| {
             i.parse::<usize>()
@@ -27,7 +30,9 @@ impl DeviceSpec {
         };
         let parts: Vec<&str> = s.trim().split(':').collect();
         match parts.as_slice() {
-            ["flex"] | ["cpu"] => Ok(DeviceSpec::Flex),
+            ["flex"] => Ok(DeviceSpec::Flex),
+            ["cpu"] if cfg!(feature = "tch") => Ok(DeviceSpec::TchCpu),
+            ["cpu"] => Ok(DeviceSpec::Flex),
             ["cuda"] => Ok(DeviceSpec::Cuda(0)),
             ["cuda", i] => Ok(DeviceSpec::Cuda(index(i)?)),
             ["wgpu"] => Ok(DeviceSpec::Wgpu),
@@ -35,7 +40,7 @@ impl DeviceSpec {
             ["tch", "cuda"] => Ok(DeviceSpec::TchCuda(0)),
             ["tch", "cuda", i] => Ok(DeviceSpec::TchCuda(index(i)?)),
             _ => Err(format!(
-                "unknown device {s:?}; use flex, cuda:N, wgpu, tch:cpu or tch:cuda:N"
+                "unknown device {s:?}; use cpu, flex, cuda:N, wgpu, tch:cpu or tch:cuda:N"
             )),
         }
     }
@@ -92,6 +97,43 @@ impl DeviceSpec {
     }
 }
 
+/// Sets the float type of every tensor later created on `device` (call it before creating
+/// any): `f32` leaves the backend's default; `f16`/`bf16` run the whole network, weights and
+/// optimiser state in half precision where the backend supports that type.
+pub fn set_precision(
+    device: &Device,
+    spec: DeviceSpec,
+    precision: Precision,
+) -> Result<(), String> {
+    use burn::tensor::FloatDType;
+    let dtype = match precision {
+        Precision::F32 => return Ok(()),
+        Precision::F16 => FloatDType::F16,
+        Precision::Bf16 => FloatDType::BF16,
+    };
+    let current = device.settings().float_dtype;
+    if current == dtype {
+        return Ok(());
+    }
+    device.clone().configure(dtype).map_err(|e| {
+        format!(
+            "run.precision = \"{}\" on {}: {}; use \"f32\" (half precision needs a GPU backend that supports it, see the README)",
+            precision.name(),
+            spec.name(),
+            crate::cli::one_line(&format!("{e:?}"))
+        )
+    })
+}
+
+/// The devices of `[run]`: `run.devices` when given (the first is the main device, which
+/// validates and checkpoints), else `run.device`.
+pub fn run_devices(run: &RunConfig) -> Result<Vec<DeviceSpec>, String> {
+    if run.devices.is_empty() {
+        return Ok(vec![DeviceSpec::parse(&run.device)?]);
+    }
+    run.devices.iter().map(|d| DeviceSpec::parse(d)).collect()
+}
+
 /// The backends compiled into this binary.
 pub fn compiled_backends() -> Vec<&'static str> {
     let mut v = vec!["flex"];
@@ -123,6 +165,27 @@ mod tests {
             DeviceSpec::parse("tpu")
                 .unwrap_err()
                 .contains("flex, cuda:N")
+        );
+    }
+
+    #[test]
+    fn cpu_means_the_fastest_cpu_backend_compiled_in() {
+        let want = if cfg!(feature = "tch") {
+            DeviceSpec::TchCpu
+        } else {
+            DeviceSpec::Flex
+        };
+        assert_eq!(DeviceSpec::parse("cpu"), Ok(want));
+    }
+
+    #[test]
+    fn run_devices_prefer_the_list_and_fall_back_to_the_device() {
+        let mut run = RunConfig::default();
+        assert_eq!(run_devices(&run), Ok(vec![DeviceSpec::Flex]));
+        run.devices = vec!["cuda:0".into(), "cuda:1".into()];
+        assert_eq!(
+            run_devices(&run),
+            Ok(vec![DeviceSpec::Cuda(0), DeviceSpec::Cuda(1)])
         );
     }
 

@@ -82,6 +82,18 @@ pub enum DataError {
         /// The decoder's message.
         message: String,
     },
+    /// More unreadable images than `data.max_bad_images`.
+    #[error(
+        "{count} unreadable images, more than data.max_bad_images = {limit}; fix or remove them (the last: {last}), or raise data.max_bad_images"
+    )]
+    TooManyBad {
+        /// Unreadable images met.
+        count: usize,
+        /// The configured limit.
+        limit: usize,
+        /// The last error.
+        last: String,
+    },
 }
 
 impl DataError {

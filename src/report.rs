@@ -28,8 +28,11 @@ pub const PAPER_TABLE3: [(Arch, f64, f64); 6] = [
 pub struct Run {
     /// The run directory.
     pub dir: PathBuf,
-    /// Its results row.
+    /// One of its results rows.
     pub result: ResultRow,
+    /// Whether the row is the training run's own validation (its first row); evaluation
+    /// rows (`[eval]`, `vgg-train eval`) are not.
+    pub primary: bool,
     /// Its per-epoch metrics.
     pub metrics: Vec<EpochRow>,
 }
@@ -71,9 +74,10 @@ pub fn collect(dir: &Path) -> Result<Collection, String> {
         if d != dir && results.is_file() && d.join("config.toml").is_file() {
             let rows: Vec<ResultRow> = read_csv(&results)?;
             let metrics: Vec<EpochRow> = read_csv(&metrics_path)?;
-            for result in rows {
+            for (i, result) in rows.into_iter().enumerate() {
                 out.runs.push(Run {
                     dir: d.clone(),
+                    primary: i == 0 && result.is_from_training(),
                     result,
                     metrics: metrics.clone(),
                 });
@@ -118,6 +122,15 @@ pub struct Group {
     pub width: f64,
     /// Input side.
     pub image_size: usize,
+    /// Test protocol (`center` for the training runs' own validation).
+    pub protocol: String,
+    /// Test scales Q.
+    pub scales: String,
+    /// Whether these are the training runs' own rows (the depth table, plots and
+    /// comparisons); the others are `[eval]` / `vgg-train eval` rows.
+    pub primary: bool,
+    /// `pretrained` for rows of `vgg-train eval --weights`, `trained` otherwise.
+    pub weights: String,
     /// Trainable parameters.
     pub params: usize,
     /// Seeds (runs) in the group.
@@ -170,9 +183,10 @@ fn is_imagenet(dataset: &str) -> bool {
     dataset == "image-folder" || dataset.contains("imagenet")
 }
 
-/// Groups the runs by (dataset, arch, batch_norm, width, image_size), in the paper's order.
+/// Groups the runs by (dataset, arch, batch_norm, width, image_size) and test protocol, in
+/// the paper's order, the training runs' own rows first.
 pub fn group(runs: &[Run]) -> Vec<Group> {
-    type Key = (String, usize, bool, u64, usize);
+    type Key = (String, bool, usize, bool, u64, usize, String, String, bool);
     let order = |arch: &str| {
         Arch::parse(arch)
             .ok()
@@ -184,10 +198,14 @@ pub fn group(runs: &[Run]) -> Vec<Group> {
         let r = &run.result;
         let key = (
             r.dataset.clone(),
+            !run.primary,
             order(&r.arch),
             r.batch_norm,
             r.width.to_bits(),
             r.image_size,
+            r.protocol.clone(),
+            r.scales.clone(),
+            r.is_from_training(),
         );
         groups.entry(key).or_default().push(run);
     }
@@ -201,7 +219,7 @@ pub fn group(runs: &[Run]) -> Vec<Group> {
             let (top5_err, top5_std) = mean_std(&top5);
             let arch = Arch::parse(&first.arch).ok();
             let paper = arch
-                .filter(|_| is_imagenet(&first.dataset))
+                .filter(|_| is_imagenet(&first.dataset) && members[0].primary)
                 .and_then(|a| PAPER_TABLE3.iter().find(|p| p.0 == a));
             Group {
                 dataset: first.dataset.clone(),
@@ -210,6 +228,14 @@ pub fn group(runs: &[Run]) -> Vec<Group> {
                 batch_norm: first.batch_norm,
                 width: first.width,
                 image_size: first.image_size,
+                protocol: first.protocol.clone(),
+                scales: first.scales.clone(),
+                primary: members[0].primary,
+                weights: if first.is_from_training() {
+                    "trained".into()
+                } else {
+                    crate::results::STATUS_PRETRAINED.into()
+                },
                 params: first.params,
                 seeds: members.len(),
                 epochs: members.iter().map(|m| m.result.epochs).max().unwrap_or(0),
@@ -306,13 +332,15 @@ fn pm(mean: f64, std: Option<f64>) -> String {
 }
 
 /// The report as Markdown.
-pub fn markdown(dir: &Path, c: &Collection, groups: &[Group], plots: &[String]) -> String {
+pub fn markdown(dir: &Path, c: &Collection, all_groups: &[Group], plots: &[String]) -> String {
+    let groups: Vec<Group> = all_groups.iter().filter(|g| g.primary).cloned().collect();
+    let protocol_groups: Vec<&Group> = all_groups.iter().filter(|g| !g.primary).collect();
     let mut md = String::new();
     let _ = writeln!(md, "# Depth study: {}\n", dir.display());
     let _ = writeln!(
         md,
         "{} finished runs in {} configurations. Errors are validation errors in % (mean ± sample std over seeds) at each run's best epoch. Made by `vgg-train report {}`.\n",
-        c.runs.len(),
+        c.runs.iter().filter(|r| r.primary).count(),
         groups.len(),
         dir.display()
     );
@@ -395,6 +423,27 @@ pub fn markdown(dir: &Path, c: &Collection, groups: &[Group], plots: &[String]) 
         }
         md.push('\n');
     }
+    if !protocol_groups.is_empty() {
+        let _ = writeln!(
+            md,
+            "## Test protocols\n\nRows of `[eval]` and `vgg-train eval`: the best model of each run (or a weights file) under the paper's test protocols (§3.2, Tables 3-5).\n\n| data set | config | weights | protocol | Q | top-1 err | top-5 err | runs |\n|---|---|---|---|---|---:|---:|---:|"
+        );
+        for g in &protocol_groups {
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                g.dataset,
+                g.label(),
+                g.weights,
+                g.protocol,
+                g.scales,
+                pm(g.top1_err, g.top1_std),
+                pm(g.top5_err, g.top5_std),
+                g.seeds
+            );
+        }
+        md.push('\n');
+    }
     if !plots.is_empty() {
         let _ = writeln!(md, "## Plots\n");
         for p in plots {
@@ -415,15 +464,17 @@ pub fn markdown(dir: &Path, c: &Collection, groups: &[Group], plots: &[String]) 
     }
     let _ = writeln!(
         md,
-        "## Runs\n\n| run | arch | seed | top-1 err | top-5 err | best epoch | epochs | status | wall s |\n|---|---|---:|---:|---:|---:|---:|---|---:|"
+        "## Runs\n\n| run | arch | protocol | Q | seed | top-1 err | top-5 err | best epoch | epochs | status | wall s |\n|---|---|---|---|---:|---:|---:|---:|---:|---|---:|"
     );
     for r in &c.runs {
         let x = &r.result;
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {:.2} | {:.2} | {} | {} | {} | {:.0} |",
+            "| {} | {} | {} | {} | {} | {:.2} | {:.2} | {} | {} | {} | {:.0} |",
             x.name,
             x.arch,
+            x.protocol,
+            x.scales,
             x.seed,
             x.top1_err,
             x.top5_err,
@@ -445,7 +496,8 @@ pub fn write_report(dir: &Path, out: &Path) -> Result<Vec<PathBuf>, String> {
             dir.display()
         ));
     }
-    let groups = group(&c.runs);
+    let all_groups = group(&c.runs);
+    let groups: Vec<Group> = all_groups.iter().filter(|g| g.primary).cloned().collect();
     std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
     let mut written = Vec::new();
     let mut plot_names = Vec::new();
@@ -457,12 +509,12 @@ pub fn write_report(dir: &Path, out: &Path) -> Result<Vec<PathBuf>, String> {
         plot_names.push(format!("{stem}.png"));
         written.extend(files);
     }
-    let md = markdown(dir, &c, &groups, &plot_names);
+    let md = markdown(dir, &c, &all_groups, &plot_names);
     let md_path = out.join("report.md");
     write_atomic(&md_path, md.as_bytes()).map_err(|e| format!("{}: {e}", md_path.display()))?;
     written.push(md_path);
     let csv_path = out.join("report.csv");
-    crate::results::write_csv(&csv_path, &groups)
+    crate::results::write_csv(&csv_path, &all_groups)
         .map_err(|e| format!("{}: {e}", csv_path.display()))?;
     written.push(csv_path);
     Ok(written)

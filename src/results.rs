@@ -108,6 +108,48 @@ pub struct ResultRow {
     /// Distinct unreadable images skipped (image folders).
     #[serde(default)]
     pub bad_images: usize,
+    /// Test protocol of the error columns: `center` for the training run's own validation,
+    /// or one of `eval.protocols` (`dense`, `multi-scale`, `multi-crop`, `multi-crop+dense`).
+    #[serde(default = "center")]
+    pub protocol: String,
+    /// Test scales Q of the protocol, space-separated (`256` or `256 384 512`); empty in
+    /// files written before this column existed.
+    #[serde(default)]
+    pub scales: String,
+    /// Float precision of training (`run.precision`).
+    #[serde(default = "f32")]
+    pub precision: String,
+}
+
+fn f32() -> String {
+    "f32".into()
+}
+
+fn center() -> String {
+    "center".into()
+}
+
+impl ResultRow {
+    /// Whether the row measures weights this run trained (not `eval --weights`).
+    pub fn is_from_training(&self) -> bool {
+        self.status != STATUS_PRETRAINED
+    }
+}
+
+/// `status` of rows measured on weights that were not trained by this run (`--weights`).
+pub const STATUS_PRETRAINED: &str = "pretrained";
+
+/// Replaces the row of `rows` with `new`'s protocol, scales and origin (trained or
+/// `--weights`), or appends `new`.
+pub fn upsert(rows: &mut Vec<ResultRow>, new: ResultRow) {
+    match rows.iter_mut().find(|r| {
+        r.protocol == new.protocol
+            && r.scales == new.scales
+            && r.is_from_training() == new.is_from_training()
+    }) {
+        Some(r) => *r = new,
+        None => rows.push(new),
+    }
 }
 
 /// Serialises rows as CSV with a header.

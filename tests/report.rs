@@ -187,3 +187,57 @@ fn report_on_a_directory_without_runs_fails_cleanly() {
     let out = vgg_train(&["report", tmp.path().to_str().unwrap()]);
     assert_clean_failure(&out, 1, &["no finished runs"]);
 }
+
+#[test]
+fn evaluation_rows_get_their_own_table_and_stay_out_of_the_depth_table() {
+    let tmp = tempfile::tempdir().unwrap();
+    fixture(tmp.path());
+    // vgg16-s0 after `vgg-train eval` with dense and multi-crop at two scales.
+    let header = RESULTS_HEADER.trim_end().to_string() + ",bad_images,protocol,scales\n";
+    let row = |protocol: &str, scales: &str, top1: f64| {
+        format!(
+            "vgg16-s0,D,false,0.25,image-folder,32,2,0,1000,{top1},7.0,2,60.0,flex,abc,finished,{top1},7.0,100,50,0,{protocol},{scales}\n"
+        )
+    };
+    let results = tmp.path().join("imagenet/vgg16-s0/results.csv");
+    std::fs::write(
+        &results,
+        header
+            + &row("center", "256", 28.0)
+            + &row("dense", "256", 26.5)
+            + &row("multi-crop+dense", "256 384", 25.25),
+    )
+    .unwrap();
+    let out_dir = tmp.path().join("report");
+    let out = vgg_train(&[
+        "report",
+        tmp.path().to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    let md = std::fs::read_to_string(out_dir.join("report.md")).unwrap();
+    let (protocols, depth) = {
+        let at = md.find("## Test protocols").expect("a protocol table");
+        (&md[at..], &md[..at])
+    };
+    assert!(
+        protocols.contains("| image-folder | D | trained | dense | 256 | 26.50 | 7.00 | 1 |"),
+        "{md}"
+    );
+    assert!(
+        protocols.contains("| multi-crop+dense | 256 384 | 25.25 |"),
+        "{md}"
+    );
+    // The depth table keeps the training row only (28.00), with the paper beside it.
+    assert!(depth.contains("| D | 16 | 1000 | 28.00 |"), "{md}");
+    assert!(!depth.contains("26.50") && !depth.contains("25.25"), "{md}");
+    let csv = std::fs::read_to_string(out_dir.join("report.csv")).unwrap();
+    assert!(
+        csv.lines()
+            .next()
+            .unwrap()
+            .contains("protocol,scales,primary"),
+        "{csv}"
+    );
+}

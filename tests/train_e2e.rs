@@ -348,3 +348,85 @@ fn flat_imagenet_val_with_loc_val_solution_csv_trains_end_to_end() {
     let (header, rows) = read_csv(&tmp.path().join("out/flat/results.csv"));
     assert_eq!(field(&header, &rows[0], "val_images"), n.to_string());
 }
+
+fn metrics_column(path: &Path, column: &str) -> Vec<f64> {
+    let (header, rows) = read_csv(path);
+    rows.iter()
+        .map(|r| field(&header, r, column).parse().unwrap())
+        .collect()
+}
+
+#[test]
+fn two_flex_devices_split_each_step_and_scale_the_rate_like_one_device_with_twice_the_batch() {
+    let out = tempfile::tempdir().unwrap();
+    let common = [
+        "train.epochs=2",
+        "data.train_limit=1000",
+        "data.val_limit=300",
+    ];
+    let mut two = common.to_vec();
+    two.extend(["name=\"two\"", "run.devices=[\"flex\", \"flex\"]"]);
+    let mut one = common.to_vec();
+    one.extend(["name=\"one\"", "train.batch_size=128"]);
+    for extra in [&two, &one] {
+        let o = run(&tiny_a(out.path(), extra));
+        assert!(o.status.success(), "{:?}", text(&o));
+    }
+    let (header, rows) = read_csv(&out.path().join("two/results.csv"));
+    assert_eq!(field(&header, &rows[0], "device"), "flex+flex");
+    // 2 × 64 images per step, gradients summed by burn-train, at half the rate: the same
+    // steps per epoch and the same schedule as one device at batch 128 and the full rate.
+    let lr_two = metrics_column(&out.path().join("two/metrics.csv"), "lr");
+    let lr_one = metrics_column(&out.path().join("one/metrics.csv"), "lr");
+    for (a, b) in lr_two.iter().zip(&lr_one) {
+        assert!((a / b - 0.5).abs() < 1e-9, "{lr_two:?} vs {lr_one:?}");
+    }
+    let loss = metrics_column(&out.path().join("two/metrics.csv"), "train_loss");
+    assert!(
+        loss.iter().all(|l| l.is_finite()) && loss[1] < loss[0],
+        "{loss:?}"
+    );
+}
+
+#[test]
+fn bf16_precision_trains_and_is_recorded() {
+    let out = tempfile::tempdir().unwrap();
+    let o = run(&tiny_a(
+        out.path(),
+        &[
+            "train.epochs=1",
+            "data.train_limit=300",
+            "data.val_limit=100",
+            "run.precision=\"bf16\"",
+        ],
+    ));
+    assert!(o.status.success(), "{:?}", text(&o));
+    let (header, rows) = read_csv(&out.path().join("quickstart/results.csv"));
+    assert_eq!(field(&header, &rows[0], "precision"), "bf16");
+    let top1: f64 = field(&header, &rows[0], "top1_err").parse().unwrap();
+    assert!(top1.is_finite() && top1 < 100.0, "{top1}");
+}
+
+/// Needs a binary built with `--features tch` against PyTorch 2.9.0's libtorch
+/// (`eval "$(scripts/setup-libtorch.sh)"`, then `cargo test --features tch`).
+#[cfg(feature = "tch")]
+#[test]
+fn quickstart_trains_on_libtorch_cpu() {
+    let out = tempfile::tempdir().unwrap();
+    let o = run(&tiny_a(
+        out.path(),
+        &[
+            "run.device=\"tch:cpu\"",
+            "train.epochs=2",
+            "data.train_limit=1000",
+            "data.val_limit=300",
+        ],
+    ));
+    assert!(o.status.success(), "{:?}", text(&o));
+    let (header, rows) = read_csv(&out.path().join("quickstart/results.csv"));
+    assert_eq!(field(&header, &rows[0], "device"), "tch:cpu");
+    let loss = metrics_column(&out.path().join("quickstart/metrics.csv"), "train_loss");
+    assert!(loss[1] < loss[0], "{loss:?}");
+    let top1: f64 = field(&header, &rows[0], "top1_err").parse().unwrap();
+    assert!(top1 < 85.0, "top-1 error {top1}% after 2 epochs on tch:cpu");
+}

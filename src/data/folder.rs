@@ -192,7 +192,7 @@ pub fn decode_rgb(path: &Path) -> Result<RgbImage, DataError> {
         path: path.to_path_buf(),
         message: e.to_string(),
     })?;
-    Ok(img.to_rgb8())
+    Ok(img.into_rgb8())
 }
 
 #[cfg(test)]

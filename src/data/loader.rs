@@ -50,8 +50,6 @@ struct Shared {
     batch_size: usize,
     train: bool,
     seed: u64,
-    /// Epochs started so far (the next `iter()` runs epoch `epoch + 1`).
-    epoch: AtomicUsize,
     pool: OnceLock<Option<Arc<rayon::ThreadPool>>>,
     workers: usize,
     /// The first data error met by the producer (the training loop only sees a generic
@@ -83,6 +81,9 @@ pub struct LoaderOptions {
 #[derive(Clone)]
 pub struct BatchLoader {
     shared: Arc<Shared>,
+    /// Epochs started so far (the next `iter()` runs epoch `epoch + 1`); each slice counts
+    /// its own, so the slices of a multi-device run stay in step.
+    epoch: Arc<AtomicUsize>,
     device: Device,
     start: usize,
     end: usize,
@@ -122,13 +123,13 @@ impl BatchLoader {
                 batch_size,
                 train,
                 seed,
-                epoch: AtomicUsize::new(0),
                 pool: OnceLock::new(),
                 workers,
                 failure: Mutex::new(None),
                 bad: Mutex::new(BTreeSet::new()),
                 max_bad,
             }),
+            epoch: Arc::new(AtomicUsize::new(0)),
             device,
             start: 0,
             end,
@@ -138,7 +139,7 @@ impl BatchLoader {
     /// Sets the number of epochs already run, so that the next `iter()` produces epoch
     /// `epochs_done + 1` exactly as an uninterrupted run would.
     pub fn set_epoch(&self, epochs_done: usize) {
-        self.shared.epoch.store(epochs_done, Ordering::SeqCst);
+        self.epoch.store(epochs_done, Ordering::SeqCst);
     }
 
     /// The data error that stopped an epoch, if one did.
@@ -162,6 +163,15 @@ impl BatchLoader {
     /// Number of batches per epoch.
     pub fn num_batches(&self) -> usize {
         (self.end - self.start).div_ceil(self.shared.batch_size)
+    }
+
+    /// Optimiser steps per epoch when burn-train splits the loader over `devices` devices
+    /// (`split_dataloader`: equal slices, the remainder to the last): the last slice's batches.
+    pub fn steps_per_epoch(&self, devices: usize) -> usize {
+        let n = self.end - self.start;
+        let devices = devices.max(1);
+        let last = n - (devices - 1) * (n / devices);
+        last.div_ceil(self.shared.batch_size)
     }
 
     /// The order of positions (into the split's indices) for `epoch` (1-based).
@@ -320,7 +330,7 @@ fn produce(
 
 impl DataLoader<ImageBatch> for BatchLoader {
     fn iter<'a>(&'a self) -> Box<dyn DataLoaderIterator<ImageBatch> + 'a> {
-        let epoch = self.shared.epoch.fetch_add(1, Ordering::SeqCst) + 1;
+        let epoch = self.epoch.fetch_add(1, Ordering::SeqCst) + 1;
         if self.shared.train {
             // Dropout draws from the device's generator: seeding it per epoch makes a resumed
             // run draw the same masks as an uninterrupted one.
@@ -358,6 +368,7 @@ impl DataLoader<ImageBatch> for BatchLoader {
 
     fn slice(&self, start: usize, end: usize) -> Arc<dyn DataLoader<ImageBatch>> {
         Arc::new(BatchLoader {
+            epoch: Arc::new(AtomicUsize::new(self.epoch.load(Ordering::SeqCst))),
             start: self.start + start,
             end: (self.start + end).min(self.end),
             ..self.clone()

@@ -152,6 +152,15 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
+    /// Image `i` before any test-time rescale: decoded (image folders), or brought to
+    /// `image_size` by `fit` (in-memory data sets).
+    pub fn base_image(&self, images: &Images, i: usize) -> Result<Img, DataError> {
+        match images {
+            Images::Memory(m) => Ok(augment::fit_to(m.image(i), self.image_size, self.fit)),
+            Images::Folder(f) => Ok(Img::from_rgb(&folder::decode_rgb(&f.items[i].0)?)),
+        }
+    }
+
     /// Loads image `i` of `images` and writes it into `dst`, augmented when `train`.
     pub fn apply(
         &self,
@@ -174,19 +183,35 @@ impl Pipeline {
                 (img, crop)
             }
             Images::Folder(f) => {
+                // Straight from the decoder's interleaved pixels into the batch buffer.
                 let rgb = folder::decode_rgb(&f.items[i].0)?;
                 let shorter = match (train, self.train_scale) {
                     (false, _) => self.eval_resize,
                     (true, (lo, hi)) if lo < hi => rng.random_range(lo..=hi),
                     (true, (lo, _)) => lo,
                 };
-                let img = Img::from_rgb(&augment::resize_shorter(&rgb, shorter));
+                let (w, h) = augment::shorter_side_dims(
+                    rgb.width() as usize,
+                    rgb.height() as usize,
+                    shorter,
+                );
                 let crop = if train {
-                    Crop::random(img.height, img.width, s, 0, self.hflip, rng)
+                    Crop::random(h, w, s, 0, self.hflip, rng)
                 } else {
-                    Crop::center(img.height, img.width, s)
+                    Crop::center(h, w, s)
                 };
-                (img, crop)
+                if train && self.color_shift > 0.0 {
+                    offset = augment::pca_color_shift(self.color_shift, rng).to_vec();
+                }
+                // Only the crop's window is rescaled.
+                let window = augment::resize_shorter_crop(&rgb, shorter, crop.top, crop.left, s);
+                let at_origin = Crop {
+                    top: 0,
+                    left: 0,
+                    ..crop
+                };
+                augment::write_normalized_rgb(&window, at_origin, s, &self.normalize, &offset, dst);
+                return Ok(());
             }
         };
         if train && self.color_shift > 0.0 && self.channels == 3 {
@@ -214,6 +239,17 @@ pub struct DataSet {
     pub pipeline: Pipeline,
 }
 
+impl DataSet {
+    /// The test scale Q of the validation run during training: `data.resize` for image
+    /// folders (256 for 224 crops), `data.image_size` for in-memory data sets.
+    pub fn default_test_scale(&self) -> usize {
+        match *self.val.images {
+            Images::Folder(_) => self.pipeline.eval_resize,
+            Images::Memory(_) => self.pipeline.image_size,
+        }
+    }
+}
+
 /// Mean and std per channel of the standard data sets (in [0, 1]).
 fn default_stats(kind: DatasetKind) -> (Vec<f64>, Vec<f64>) {
     match kind {
@@ -226,7 +262,8 @@ fn default_stats(kind: DatasetKind) -> (Vec<f64>, Vec<f64>) {
     }
 }
 
-fn normalization(cfg: &DataConfig) -> Normalize {
+/// The per-channel normalisation of `cfg` (the data set's statistics unless `data.mean`/`data.std`).
+pub fn normalization(cfg: &DataConfig) -> Normalize {
     let (mut mean, mut std) = default_stats(cfg.dataset);
     if !cfg.mean.is_empty() {
         mean = cfg.mean.clone();

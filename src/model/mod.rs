@@ -4,6 +4,7 @@ pub mod arch;
 pub mod init;
 pub mod lrn;
 pub mod summary;
+pub mod torchvision;
 
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
@@ -11,6 +12,8 @@ use burn::nn::{
     BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig, LocalResponseNorm,
     PaddingConfig2d, Relu,
 };
+use std::path::Path;
+
 use burn::prelude::*;
 
 use crate::config::{Head, Init, LrnConfig, ModelConfig};
@@ -237,6 +240,44 @@ impl Vgg {
             x = layer.forward(x);
         }
         x
+    }
+}
+
+/// Loads burnpack weights into `model`, or says why they do not fit it.
+pub fn load_burnpack(model: &mut Vgg, path: &Path) -> Result<(), String> {
+    use burn::store::{BurnpackStore, ModuleSnapshot};
+    let mut store = BurnpackStore::from_file(path);
+    match model.load_from(&mut store) {
+        Ok(r) if r.errors.is_empty() && r.missing.is_empty() && r.unused.is_empty() => Ok(()),
+        Ok(r) => Err(format!(
+            "{} mismatched, {} missing, {} unexpected tensors{}",
+            r.errors.len(),
+            r.missing.len(),
+            r.unused.len(),
+            r.errors
+                .first()
+                .map(|e| format!(", first: {}", crate::cli::one_line(&format!("{e:?}"))))
+                .unwrap_or_default()
+        )),
+        Err(e) => Err(crate::cli::one_line(&e.to_string())),
+    }
+}
+
+/// Loads a weights file into `model` (built from `vgg`): torchvision's state dict for `.pth`
+/// and `.pt`, burnpack (a run's `model.bpk`) otherwise.
+pub fn load_weights_file(model: &mut Vgg, vgg: &VggConfig, path: &Path) -> Result<(), String> {
+    if !path.is_file() {
+        return Err(format!("{}: not found", path.display()));
+    }
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("pth" | "pt") => torchvision::load_torchvision(model, vgg, path).map(|_| ()),
+        _ => load_burnpack(model, path).map_err(|what| {
+            format!(
+                "{}: does not fit the configured {} network ({what})",
+                path.display(),
+                vgg.arch
+            )
+        }),
     }
 }
 

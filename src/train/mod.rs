@@ -21,7 +21,10 @@ use burn::tensor::Device;
 use burn::train::metric::store::EventStoreClient;
 use burn::train::metric::{AccuracyMetric, LearningRateMetric, LossMetric, TopKAccuracyMetric};
 use burn::train::renderer::default_renderer;
-use burn::train::{EarlyStoppingStrategy, Learner, SupervisedTraining};
+use burn::train::{
+    EarlyStoppingStrategy, ExecutionStrategy, Learner, MultiDeviceOptim, SupervisedTraining,
+    TrainingStrategy,
+};
 
 use crate::config::{Experiment, Schedule};
 use crate::data::{self, BatchLoader, DataSet, LoaderOptions};
@@ -66,8 +69,15 @@ pub fn train(exp: &Experiment, opts: &TrainOptions) -> Result<Outcome, TrainErro
     if let Some(row) = finished_row(&paths)? {
         return Ok(Outcome::AlreadyFinished(row));
     }
-    let spec = DeviceSpec::parse(&exp.run.device).map_err(TrainError::Device)?;
-    let device = spec.device().map_err(TrainError::Device)?;
+    let specs = crate::device::run_devices(&exp.run).map_err(TrainError::Device)?;
+    let spec = specs[0];
+    let mut devices = Vec::with_capacity(specs.len());
+    for s in &specs {
+        let device = s.device().map_err(TrainError::Device)?;
+        crate::device::set_precision(&device, *s, exp.run.precision).map_err(TrainError::Device)?;
+        devices.push(device);
+    }
+    let device_label = specs.iter().map(|s| s.name()).collect::<Vec<_>>().join("+");
     let data = data::load(&exp.data, &exp.augment)?;
     let _lock = lock::RunLock::acquire(&paths.dir)?;
     // Another process may have finished the run while we waited for the data.
@@ -86,7 +96,7 @@ pub fn train(exp: &Experiment, opts: &TrainOptions) -> Result<Outcome, TrainErro
         check_checkpoint_fits(
             &checkpoint::part_path(&paths.checkpoints(), "model", epoch),
             &vgg,
-            &device,
+            &devices[0],
         )?;
     }
     for e in checkpoint::epochs_on_disk(&paths.checkpoints()) {
@@ -121,7 +131,7 @@ pub fn train(exp: &Experiment, opts: &TrainOptions) -> Result<Outcome, TrainErro
             &paths,
             &data,
             &vgg,
-            device,
+            devices,
             resume,
             rows,
             state.clone(),
@@ -130,19 +140,52 @@ pub fn train(exp: &Experiment, opts: &TrainOptions) -> Result<Outcome, TrainErro
     }
     let wall = prior_seconds + session_start.elapsed().as_secs_f64();
     let provenance = Provenance {
-        spec,
+        device: device_label,
         git_commit,
         wall_seconds: wall,
         bad_images,
     };
     let row = finalize(exp, &paths, &data, &vgg, provenance, &state)?;
+    evaluate_after_training(exp, &paths, &data, &vgg, &row, spec)?;
     Ok(Outcome::Trained(row))
 }
 
-/// The single row of an existing `results.csv`, if the run finished.
+/// The training row of an existing `results.csv`, if the run finished.
 fn finished_row(paths: &RunPaths) -> Result<Option<ResultRow>, TrainError> {
     let rows: Vec<ResultRow> = results::read_csv(&paths.results()).map_err(TrainError::Resume)?;
-    Ok(rows.into_iter().next())
+    Ok(rows.into_iter().find(ResultRow::is_from_training))
+}
+
+/// Runs `[eval]`'s protocols on the best model and adds their rows after the training row,
+/// unless they measure nothing beyond it.
+fn evaluate_after_training(
+    exp: &Experiment,
+    paths: &RunPaths,
+    data: &DataSet,
+    vgg: &VggConfig,
+    row: &ResultRow,
+    spec: DeviceSpec,
+) -> Result<(), TrainError> {
+    use crate::eval::command::{adds_to_training, plan_for, rows_from};
+    let plan = plan_for(exp, data, vgg);
+    if !adds_to_training(&plan, data) || row.status == "diverged" || !paths.best_model().is_file() {
+        return Ok(());
+    }
+    let device = spec.device().map_err(TrainError::Device)?;
+    let mut net = vgg.init(&device);
+    crate::model::load_burnpack(&mut net, &paths.best_model()).map_err(TrainError::Resume)?;
+    let report = crate::eval::evaluate(&net, &data.val, &data.pipeline, &plan, &device)?;
+    let mut rows = vec![row.clone()];
+    for r in rows_from(row, &report) {
+        if r.protocol != row.protocol || r.scales != row.scales {
+            println!(
+                "{}: {} at Q = {}: top-1 error {:.2}%  top-5 error {:.2}%",
+                exp.name, r.protocol, r.scales, r.top1_err, r.top5_err
+            );
+            results::upsert(&mut rows, r);
+        }
+    }
+    results::write_csv(&paths.results(), &rows).map_err(|e| TrainError::io(paths.results(), e))
 }
 
 /// Renames `dir` to `dir.old-<unix seconds>` (never deletes a run).
@@ -218,30 +261,10 @@ fn differing_keys(a: &Experiment, b: &Experiment) -> Vec<String> {
     out
 }
 
-/// Loads burnpack weights into `model`, or says why they do not fit it.
-fn load_weights(model: &mut Vgg, path: &Path) -> Result<(), String> {
-    use burn::store::{BurnpackStore, ModuleSnapshot};
-    let mut store = BurnpackStore::from_file(path);
-    match model.load_from(&mut store) {
-        Ok(r) if r.errors.is_empty() && r.missing.is_empty() && r.unused.is_empty() => Ok(()),
-        Ok(r) => Err(format!(
-            "{} mismatched, {} missing, {} unexpected tensors{}",
-            r.errors.len(),
-            r.missing.len(),
-            r.unused.len(),
-            r.errors
-                .first()
-                .map(|e| format!(", first: {}", crate::cli::one_line(&format!("{e:?}"))))
-                .unwrap_or_default()
-        )),
-        Err(e) => Err(crate::cli::one_line(&e.to_string())),
-    }
-}
-
 /// Refuses a checkpoint whose tensors do not fit the configured model (another arch, width,
 /// head or class count), before burn-train's loader would panic on it.
 fn check_checkpoint_fits(path: &Path, vgg: &VggConfig, device: &Device) -> Result<(), TrainError> {
-    load_weights(&mut vgg.init(device), path).map_err(|what| {
+    crate::model::load_burnpack(&mut vgg.init(device), path).map_err(|what| {
         TrainError::Resume(format!(
             "{}: checkpoint does not fit the configured {} model ({what}); rerun with --fresh to move the old run aside",
             path.display(),
@@ -274,7 +297,7 @@ fn warm_start_from(
     }
     let mut source =
         VggConfig::from_model(&source_exp.model, vgg.in_channels, vgg.num_classes).init(device);
-    load_weights(&mut source, &weights)
+    crate::model::load_burnpack(&mut source, &weights)
         .map_err(|what| fail(format!("{}: {what}", weights.display())))?;
     let copied = crate::model::init::warm_start(model, &source).map_err(fail)?;
     println!(
@@ -359,13 +382,14 @@ fn fit(
     paths: &RunPaths,
     data: &DataSet,
     vgg: &VggConfig,
-    device: Device,
+    devices: Vec<Device>,
     resume: Option<usize>,
     rows: Vec<EpochRow>,
     state: SharedState,
     opts: &TrainOptions,
 ) -> Result<usize, TrainError> {
     let t = &exp.train;
+    let device = devices[0].clone();
     device.seed(t.seed);
     let mut model = vgg.init(&device.clone().autodiff());
     if resume.is_none() && !exp.model.init_from.as_os_str().is_empty() {
@@ -413,7 +437,15 @@ fn fit(
         .with_momentum(momentum)
         .with_weight_decay(weight_decay)
         .init();
-    let scheduler = EpochSchedule::new(t, train_loader.num_batches(), state.clone());
+    // On n devices each step sees n batches and burn-train sums their gradients: 1/n of the
+    // rate gives the mean gradient over the n × batch_size images at train.lr.
+    let n = devices.len();
+    let scheduler = EpochSchedule::new(
+        t,
+        train_loader.steps_per_epoch(n),
+        1.0 / n as f64,
+        state.clone(),
+    );
     let plateau = (t.schedule == Schedule::Plateau).then_some(PlateauRule {
         patience: t.patience,
         gamma: t.gamma,
@@ -439,6 +471,11 @@ fn fit(
     .with_checkpointing_strategy(KeepLastAndBest::new(state.clone(), &ckpt_dir))
     .early_stopping(StopRule(state.clone()))
     .num_epochs(t.epochs);
+    if n > 1 {
+        training = training.with_training_strategy(TrainingStrategy::Default(
+            ExecutionStrategy::multi(devices, MultiDeviceOptim::OptimMainDevice),
+        ));
+    }
     if let Some(epoch) = resume {
         training = training.checkpoint(epoch);
     }
@@ -475,7 +512,8 @@ fn fit(
 
 /// Where and how a run was made, for its results row.
 struct Provenance {
-    spec: DeviceSpec,
+    /// `flex`, `cuda:0`, or `cuda:0+cuda:1` on several devices.
+    device: String,
     git_commit: String,
     wall_seconds: f64,
     bad_images: usize,
@@ -491,7 +529,7 @@ fn finalize(
     state: &SharedState,
 ) -> Result<ResultRow, TrainError> {
     let Provenance {
-        spec,
+        device,
         git_commit,
         wall_seconds,
         bad_images,
@@ -535,7 +573,7 @@ fn finalize(
         top5_err: best.val_top5_err,
         best_epoch: best.epoch,
         wall_seconds,
-        device: spec.name(),
+        device,
         git_commit,
         status: status.into(),
         final_top1_err: last.val_top1_err,
@@ -543,6 +581,9 @@ fn finalize(
         train_images: data.train.len(),
         val_images: data.val.len(),
         bad_images,
+        protocol: crate::config::Protocol::Center.name().into(),
+        scales: data.default_test_scale().to_string(),
+        precision: exp.run.precision.name().into(),
     };
     results::write_csv(&paths.results(), std::slice::from_ref(&row))
         .map_err(|e| TrainError::io(paths.results(), e))?;

@@ -186,3 +186,36 @@ pub fn vgg_train_owned(args: &[String]) -> Output {
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     vgg_train(&refs)
 }
+
+/// Writes a CMYK JPEG (Adobe marker, as Photoshop writes them) of one colour.
+pub fn write_cmyk_jpeg(path: &Path, w: u16, h: u16, cmyk: [u8; 4]) {
+    let data: Vec<u8> = (0..w as usize * h as usize).flat_map(|_| cmyk).collect();
+    jpeg_encoder::Encoder::new_file(path, 90)
+        .unwrap()
+        .encode(&data, w, h, jpeg_encoder::ColorType::Cmyk)
+        .unwrap();
+}
+
+/// Writes the first half of a real JPEG: a truncated download.
+pub fn write_truncated_jpeg(path: &Path) {
+    let img = image::RgbImage::from_fn(64, 48, |x, y| {
+        image::Rgb([(x * 4) as u8, (y * 5) as u8, 90])
+    });
+    let mut bytes = Vec::new();
+    img.write_to(
+        &mut std::io::Cursor::new(&mut bytes),
+        image::ImageFormat::Jpeg,
+    )
+    .unwrap();
+    std::fs::write(path, &bytes[..bytes.len() / 2]).unwrap();
+}
+
+/// [`write_image_folder`] plus, in `val/n01_red/`, a CMYK JPEG (which must decode) and a
+/// truncated JPEG (which must be skipped and counted).
+pub fn write_image_folder_with_odd_files(dir: &Path, per_class: usize) -> PathBuf {
+    let root = write_image_folder(dir, per_class);
+    let red = root.join("val").join("n01_red");
+    write_cmyk_jpeg(&red.join("cmyk.JPEG"), 44, 40, [0, 200, 200, 20]);
+    write_truncated_jpeg(&red.join("truncated.JPEG"));
+    root
+}

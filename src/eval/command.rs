@@ -1,0 +1,151 @@
+//! `vgg-train eval` and the evaluation after training: load the weights, run `[eval]`'s
+//! protocols on the validation split, and add one `results.csv` row per protocol and scale.
+
+use std::path::{Path, PathBuf};
+
+use crate::config::{Experiment, Protocol};
+use crate::data::{self, DataSet};
+use crate::device::DeviceSpec;
+use crate::error::TrainError;
+use crate::model::{self, VggConfig, summary};
+use crate::results::{self, ResultRow, RunPaths, STATUS_PRETRAINED, write_atomic};
+use crate::train::lock::RunLock;
+
+use super::{EvalPlan, EvalReport, evaluate, scales_label};
+
+/// What `vgg-train eval` did.
+#[derive(Debug, Clone)]
+pub struct EvalOutcome {
+    /// The weights evaluated.
+    pub weights: PathBuf,
+    /// The rows added to (or replaced in) `results.csv`.
+    pub rows: Vec<ResultRow>,
+    /// Where they were written.
+    pub results: PathBuf,
+    /// Images evaluated.
+    pub images: usize,
+    /// Wall time, seconds.
+    pub seconds: f64,
+}
+
+/// The plan of `exp`'s `[eval]` section for `data`.
+pub fn plan_for(exp: &Experiment, data: &DataSet, vgg: &VggConfig) -> EvalPlan {
+    EvalPlan::new(
+        &exp.eval,
+        data.default_test_scale(),
+        exp.train.batch_size,
+        vgg.pool_out(),
+        exp.data.max_bad_images,
+    )
+}
+
+/// Whether the plan measures more than the training run's own validation (centre crop at the
+/// default scale), which the training row already holds.
+pub fn adds_to_training(plan: &EvalPlan, data: &DataSet) -> bool {
+    plan.protocols.iter().any(|p| *p != Protocol::Center)
+        || plan.scales.iter().any(|q| *q != data.default_test_scale())
+}
+
+/// Evaluates `weights` (default: the run's `model.bpk`) and writes the rows into the run's
+/// `results.csv`: next to the training row for the run's own model, with status
+/// `pretrained` for other weights.
+pub fn eval_run(exp: &Experiment, weights: Option<&Path>) -> Result<EvalOutcome, TrainError> {
+    let paths = RunPaths::new(exp.run_dir());
+    let trained = weights.is_none();
+    let weights = weights
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| paths.best_model());
+    if trained && !weights.is_file() {
+        return Err(TrainError::Resume(format!(
+            "{}: not found; train the run first (vgg-train --config FILE) or pass --weights FILE",
+            weights.display()
+        )));
+    }
+    let spec = DeviceSpec::parse(&exp.run.device).map_err(TrainError::Device)?;
+    let device = spec.device().map_err(TrainError::Device)?;
+    crate::device::set_precision(&device, spec, exp.run.precision).map_err(TrainError::Device)?;
+    let data = data::load(&exp.data, &exp.augment)?;
+    let vgg = VggConfig::from_model(&exp.model, data.pipeline.channels, data.num_classes);
+    let mut net = vgg.init(&device);
+    model::load_weights_file(&mut net, &vgg, &weights).map_err(TrainError::Resume)?;
+    let plan = plan_for(exp, &data, &vgg);
+    let report = evaluate(&net, &data.val, &data.pipeline, &plan, &device)?;
+
+    let _lock = RunLock::acquire(&paths.dir)?;
+    let mut existing: Vec<ResultRow> =
+        results::read_csv(&paths.results()).map_err(TrainError::Resume)?;
+    let base = match existing.iter().find(|r| r.is_from_training()) {
+        Some(row) if trained => row.clone(),
+        _ => pretrained_row(exp, &data, &vgg, &spec),
+    };
+    if !paths.config().is_file() {
+        write_atomic(&paths.config(), exp.to_toml().as_bytes())
+            .map_err(|e| TrainError::io(paths.config(), e))?;
+    }
+    let rows = rows_from(&base, &report);
+    for row in &rows {
+        results::upsert(&mut existing, row.clone());
+    }
+    results::write_csv(&paths.results(), &existing)
+        .map_err(|e| TrainError::io(paths.results(), e))?;
+    Ok(EvalOutcome {
+        weights,
+        rows,
+        results: paths.results(),
+        images: report.images,
+        seconds: report.seconds,
+    })
+}
+
+/// The rows of `report`, each a copy of `base` with the protocol's errors.
+pub fn rows_from(base: &ResultRow, report: &EvalReport) -> Vec<ResultRow> {
+    report
+        .scores
+        .iter()
+        .map(|s| ResultRow {
+            top1_err: s.top1_err,
+            top5_err: s.top5_err,
+            final_top1_err: s.top1_err,
+            final_top5_err: s.top5_err,
+            val_images: report.images,
+            bad_images: report.bad_images,
+            protocol: s.protocol.name().into(),
+            scales: scales_label(&s.scales),
+            ..base.clone()
+        })
+        .collect()
+}
+
+fn pretrained_row(
+    exp: &Experiment,
+    data: &DataSet,
+    vgg: &VggConfig,
+    spec: &DeviceSpec,
+) -> ResultRow {
+    ResultRow {
+        name: exp.name.clone(),
+        arch: vgg.arch.name().into(),
+        batch_norm: vgg.batch_norm,
+        width: vgg.width,
+        dataset: data.name.into(),
+        image_size: exp.data.image_size,
+        epochs: 0,
+        seed: exp.train.seed,
+        params: summary::param_count(vgg),
+        top1_err: f64::NAN,
+        top5_err: f64::NAN,
+        best_epoch: 0,
+        wall_seconds: 0.0,
+        device: spec.name(),
+        git_commit: results::git_commit(),
+        status: STATUS_PRETRAINED.into(),
+        final_top1_err: f64::NAN,
+        final_top5_err: f64::NAN,
+        train_images: 0,
+        val_images: 0,
+        bad_images: 0,
+        protocol: Protocol::Center.name().into(),
+        scales: String::new(),
+        precision: exp.run.precision.name().into(),
+    }
+}

@@ -1,0 +1,162 @@
+//! `vgg-train predict`: the top-5 classes of image files, one JSON line per image, with
+//! torchvision's preprocessing (shorter side to `data.resize`, 256 for 224 crops; centre
+//! crop; the data set's mean and std).
+
+use std::path::{Path, PathBuf};
+
+use burn::prelude::*;
+use burn::tensor::activation::softmax;
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::augment::{self, Crop, Img};
+use crate::config::{DatasetKind, Experiment};
+use crate::data::{self, folder};
+use crate::error::{DataError, TrainError};
+use crate::model::{self, VggConfig};
+
+/// ImageNet's class names in torchvision's index order (from torchvision's metadata).
+const IMAGENET_CLASSES: &str = include_str!("../assets/imagenet_classes.txt");
+
+/// One line of output.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Prediction {
+    /// The image file, as given.
+    pub path: String,
+    /// The five most probable `(class, probability)` pairs, most probable first.
+    pub top5: Vec<(String, f32)>,
+}
+
+/// Class names for `exp`: the class folders of `data.path/train` when present, ImageNet's
+/// names for 1000 classes, class indices otherwise.
+pub fn class_names(exp: &Experiment, num_classes: usize) -> Vec<String> {
+    if exp.data.dataset == DatasetKind::ImageFolder {
+        let train = data::data_path(&exp.data).join("train");
+        if let Ok(names) = folder::class_names(&train)
+            && names.len() == num_classes
+        {
+            return names;
+        }
+        if num_classes == 1000 {
+            return IMAGENET_CLASSES.lines().map(str::to_string).collect();
+        }
+    }
+    (0..num_classes).map(|c| c.to_string()).collect()
+}
+
+/// Number of classes: `model.num_classes`, else the class folders of an image-folder data set,
+/// else the data set's standard count.
+fn num_classes(exp: &Experiment) -> usize {
+    if exp.model.num_classes != 0 {
+        return exp.model.num_classes;
+    }
+    if exp.data.dataset == DatasetKind::ImageFolder
+        && let Ok(names) = folder::class_names(&data::data_path(&exp.data).join("train"))
+    {
+        return names.len();
+    }
+    exp.data.dataset.standard_classes()
+}
+
+/// Decodes, rescales, centre-crops and normalises one image: `channels × size × size` floats.
+pub fn preprocess(exp: &Experiment, path: &Path) -> Result<Vec<f32>, DataError> {
+    let d = &exp.data;
+    let rgb = folder::decode_rgb(path)?;
+    let img = if d.channels == 1 {
+        let grey = image::DynamicImage::ImageRgb8(rgb).to_luma8();
+        Img {
+            channels: 1,
+            height: grey.height() as usize,
+            width: grey.width() as usize,
+            data: grey.into_raw(),
+        }
+    } else {
+        Img::from_rgb(&rgb)
+    };
+    let resize = if d.resize == 0 {
+        d.image_size * 8 / 7
+    } else {
+        d.resize
+    };
+    let img = img.resize_shorter(resize);
+    let s = d.image_size;
+    let mut out = vec![0f32; d.channels * s * s];
+    let crop = Crop::center(img.height, img.width, s);
+    let norm = data::normalization(d);
+    augment::write_normalized(&img, crop, s, &norm, &[], d.channels, &mut out);
+    Ok(out)
+}
+
+/// Predicts `images` with `weights` (default: the run's `model.bpk`). Returns one result per
+/// image, in order: a prediction, or the error that made the image unreadable.
+pub fn predict(
+    exp: &Experiment,
+    weights: Option<&Path>,
+    images: &[PathBuf],
+) -> Result<Vec<Result<Prediction, DataError>>, TrainError> {
+    let weights = weights
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| exp.run_dir().join("model.bpk"));
+    let spec = crate::device::DeviceSpec::parse(&exp.run.device).map_err(TrainError::Device)?;
+    let device = spec.device().map_err(TrainError::Device)?;
+    let classes = num_classes(exp);
+    let vgg = VggConfig::from_model(&exp.model, exp.data.channels, classes);
+    let mut net = vgg.init(&device);
+    model::load_weights_file(&mut net, &vgg, &weights).map_err(TrainError::Resume)?;
+    let names = class_names(exp, classes);
+    let (c, s) = (exp.data.channels, exp.data.image_size);
+    let mut out = Vec::with_capacity(images.len());
+    for chunk in images.chunks(32) {
+        let inputs: Vec<Result<Vec<f32>, DataError>> =
+            chunk.par_iter().map(|p| preprocess(exp, p)).collect();
+        let good: Vec<&Vec<f32>> = inputs.iter().filter_map(|r| r.as_ref().ok()).collect();
+        let mut probs = Vec::new();
+        if !good.is_empty() {
+            let flat: Vec<f32> = good.iter().flat_map(|v| v.iter().copied()).collect();
+            let x = Tensor::<4>::from_data(TensorData::new(flat, [good.len(), c, s, s]), &device);
+            probs = softmax(net.forward(x), 1)
+                .into_data()
+                .try_into_vec::<f32>()
+                .expect("softmax output is f32");
+        }
+        let mut rows = probs.chunks(classes.max(1));
+        for (path, input) in chunk.iter().zip(inputs) {
+            out.push(input.map(|_| Prediction {
+                path: path.display().to_string(),
+                top5: top_k(rows.next().expect("one row per decoded image"), &names, 5),
+            }));
+        }
+    }
+    Ok(out)
+}
+
+/// The `k` most probable classes, most probable first (ties: lower index first).
+pub fn top_k(probs: &[f32], names: &[String], k: usize) -> Vec<(String, f32)> {
+    let mut order: Vec<usize> = (0..probs.len()).collect();
+    order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]).then(a.cmp(&b)));
+    order
+        .into_iter()
+        .take(k)
+        .map(|i| (names[i].clone(), probs[i]))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn imagenet_names_are_a_thousand_in_torchvision_order() {
+        let names: Vec<&str> = IMAGENET_CLASSES.lines().collect();
+        assert_eq!(names.len(), 1000);
+        assert_eq!(names[0], "tench");
+        assert_eq!(names[999], "toilet tissue");
+    }
+
+    #[test]
+    fn top_k_sorts_by_probability_then_index() {
+        let names: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
+        let top = top_k(&[0.2, 0.5, 0.2], &names, 2);
+        assert_eq!(top, vec![("b".to_string(), 0.5), ("a".to_string(), 0.2)]);
+    }
+}

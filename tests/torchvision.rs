@@ -1,0 +1,290 @@
+//! torchvision's VGG state dicts load into our network and give PyTorch's logits. The fixture
+//! (`tests/fixtures/torchvision/`) is a width-1/16 VGG-A in torchvision's exact layout with
+//! random weights, and the logits PyTorch 2.9 computed for fixed inputs; it is made by
+//! `scripts/peer/torchvision_fixture.py`.
+
+mod util;
+
+use burn::prelude::*;
+use serde::Deserialize;
+use util::*;
+use vgg_train::config::{Head, Init, LrnConfig};
+use vgg_train::model::VggConfig;
+use vgg_train::model::arch::Arch;
+use vgg_train::model::torchvision::load_torchvision;
+
+#[derive(Deserialize)]
+struct Fixture {
+    width: f64,
+    hidden: usize,
+    num_classes: usize,
+    cases: Vec<Case>,
+}
+
+#[derive(Deserialize)]
+struct Case {
+    file: String,
+    batch_norm: bool,
+    size: usize,
+    logits: Vec<Vec<f64>>,
+}
+
+fn fixture_dir() -> std::path::PathBuf {
+    root().join("tests/fixtures/torchvision")
+}
+
+fn fixture() -> Fixture {
+    let text = std::fs::read_to_string(fixture_dir().join("logits.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn config(f: &Fixture, batch_norm: bool) -> VggConfig {
+    VggConfig {
+        arch: Arch::A,
+        batch_norm,
+        width: f.width,
+        in_channels: 3,
+        num_classes: f.num_classes,
+        head: Head::Paper,
+        hidden: f.hidden,
+        hidden_layers: 2,
+        dropout: 0.5,
+        init: Init::Kaiming,
+        lrn: LrnConfig::default(),
+    }
+}
+
+/// The fixture's input: `sin(0.37n + 1.3c + 0.11h + 0.07w + 0.013hw/7)` in f64, then f32.
+fn input(size: usize, device: &Device) -> Tensor<4> {
+    let mut data = Vec::with_capacity(2 * 3 * size * size);
+    for n in 0..2 {
+        for c in 0..3 {
+            for h in 0..size {
+                for w in 0..size {
+                    let (n, c, h, w) = (n as f64, c as f64, h as f64, w as f64);
+                    let v = (0.37 * n + 1.3 * c + 0.11 * h + 0.07 * w + 0.013 * h * w / 7.0).sin();
+                    data.push(v as f32);
+                }
+            }
+        }
+    }
+    Tensor::from_data(TensorData::new(data, [2, 3, size, size]), device)
+}
+
+#[test]
+fn torchvision_state_dicts_give_pytorchs_logits_with_and_without_batch_norm() {
+    let f = fixture();
+    let device = Device::flex();
+    assert_eq!(f.cases.len(), 4);
+    for case in &f.cases {
+        let vgg = config(&f, case.batch_norm);
+        let mut model = vgg.init(&device);
+        let applied = load_torchvision(&mut model, &vgg, &fixture_dir().join(&case.file))
+            .unwrap_or_else(|e| panic!("{}: {e}", case.file));
+        // 8 convs + 3 FC layers, weight and bias each; BN adds 4 tensors per conv.
+        assert_eq!(applied, 22 + if case.batch_norm { 32 } else { 0 });
+        let got: Vec<f32> = model
+            .valid()
+            .forward(input(case.size, &device))
+            .into_data()
+            .try_into_vec()
+            .unwrap();
+        let want: Vec<f64> = case.logits.iter().flatten().copied().collect();
+        assert_eq!(got.len(), want.len());
+        let worst = got
+            .iter()
+            .zip(&want)
+            .map(|(g, w)| (*g as f64 - w).abs())
+            .fold(0.0, f64::max);
+        assert!(
+            worst < 1e-4,
+            "{} at {}: max |burn - torch| = {worst}",
+            case.file,
+            case.size
+        );
+    }
+}
+
+#[test]
+fn a_state_dict_of_another_configuration_is_refused_with_the_fix() {
+    let f = fixture();
+    let device = Device::flex();
+    let vgg = VggConfig {
+        arch: Arch::D,
+        ..config(&f, false)
+    };
+    let err = load_torchvision(
+        &mut vgg.init(&device),
+        &vgg,
+        &fixture_dir().join("vgg11-w16.pth"),
+    )
+    .unwrap_err();
+    assert!(err.contains("model.arch = \"A\""), "{err}");
+    let bn = config(&f, true);
+    let err = load_torchvision(
+        &mut bn.init(&device),
+        &bn,
+        &fixture_dir().join("vgg11-w16.pth"),
+    )
+    .unwrap_err();
+    assert!(err.contains("model.batch_norm = false"), "{err}");
+    let wide = VggConfig {
+        hidden: 64,
+        ..config(&f, false)
+    };
+    let err = load_torchvision(
+        &mut wide.init(&device),
+        &wide,
+        &fixture_dir().join("vgg11-w16.pth"),
+    )
+    .unwrap_err();
+    assert!(err.contains("model.hidden"), "{err}");
+}
+
+fn predict_config(dir: &std::path::Path) -> std::path::PathBuf {
+    write_config(
+        dir,
+        "tv.toml",
+        &format!(
+            r#"[model]
+arch = "A"
+width = 0.0625
+hidden = 32
+num_classes = 10
+[data]
+dataset = "image-folder"
+path = "/nonexistent"
+[run]
+output_dir = {:?}
+"#,
+            dir.join("out").display().to_string()
+        ),
+    )
+}
+
+#[test]
+fn predict_prints_a_json_line_with_the_top5_per_image_and_flags_bad_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = predict_config(dir.path());
+    let good = dir.path().join("cat.JPEG");
+    image::RgbImage::from_fn(300, 250, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, 77])
+    })
+    .save_with_format(&good, image::ImageFormat::Png)
+    .unwrap();
+    let cmyk = dir.path().join("cmyk.jpg");
+    write_cmyk_jpeg(&cmyk, 240, 260, [10, 150, 30, 0]);
+    let weights = fixture_dir().join("vgg11-w16.pth");
+    let out = vgg_train(&[
+        "predict",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--weights",
+        weights.to_str().unwrap(),
+        good.to_str().unwrap(),
+        cmyk.to_str().unwrap(),
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["path"], good.to_str().unwrap());
+    for line in &lines {
+        let top5 = line["top5"].as_array().unwrap();
+        assert_eq!(top5.len(), 5);
+        let probs: Vec<f64> = top5.iter().map(|p| p[1].as_f64().unwrap()).collect();
+        assert!(probs.windows(2).all(|w| w[0] >= w[1]), "{probs:?}");
+        assert!(probs.iter().sum::<f64>() <= 1.0 + 1e-5);
+        // Ten classes without class folders: the names are the indices.
+        assert!(top5[0][0].as_str().unwrap().parse::<usize>().unwrap() < 10);
+    }
+
+    let broken = dir.path().join("broken.JPEG");
+    write_truncated_jpeg(&broken);
+    let out = vgg_train(&[
+        "predict",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--weights",
+        weights.to_str().unwrap(),
+        good.to_str().unwrap(),
+        broken.to_str().unwrap(),
+    ]);
+    let (stdout, _) = text(&out);
+    assert_eq!(
+        stdout.lines().count(),
+        1,
+        "the good image is still predicted"
+    );
+    assert_clean_failure(&out, 2, &["broken.JPEG"]);
+}
+
+#[test]
+fn eval_with_torchvision_weights_writes_pretrained_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut folder = write_image_folder(dir.path(), 3);
+    // Ten classes, as the fixture's head has: eight more class folders.
+    for i in 3..=10 {
+        for split in ["train", "val"] {
+            let d = folder.join(split).join(format!("n{i:02}_extra"));
+            std::fs::create_dir_all(&d).unwrap();
+            image::RgbImage::from_pixel(40, 40, image::Rgb([i as u8 * 20, 9, 9]))
+                .save(d.join("a.png"))
+                .unwrap();
+        }
+    }
+    folder = folder.canonicalize().unwrap();
+    let cfg = write_config(
+        dir.path(),
+        "tv-eval.toml",
+        &format!(
+            r#"[model]
+arch = "A"
+width = 0.0625
+hidden = 32
+[data]
+dataset = "image-folder"
+path = {:?}
+[eval]
+protocols = ["center", "multi-crop+dense"]
+scales = [224, 256]
+batch_size = 8
+[run]
+output_dir = {:?}
+"#,
+            folder.display().to_string(),
+            dir.path().join("out").display().to_string()
+        ),
+    );
+    let weights = fixture_dir().join("vgg11-w16.pth");
+    let out = vgg_train(&[
+        "eval",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--weights",
+        weights.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    let (header, rows) = read_csv(&dir.path().join("out/tv-eval/results.csv"));
+    let keys: Vec<(&str, &str, &str)> = rows
+        .iter()
+        .map(|r| {
+            (
+                field(&header, r, "protocol"),
+                field(&header, r, "scales"),
+                field(&header, r, "status"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        keys,
+        vec![
+            ("center", "224", "pretrained"),
+            ("center", "256", "pretrained"),
+            ("multi-crop+dense", "224 256", "pretrained"),
+        ]
+    );
+}
