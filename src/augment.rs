@@ -554,7 +554,11 @@ mod tests {
     #[test]
     fn resizing_only_the_crop_equals_cropping_the_full_resize() {
         let rgb = RgbImage::from_fn(500, 375, |x, y| {
-            image::Rgb([(x * 3 + y) as u8, ((y * 7) ^ x) as u8, ((x * y) % 253) as u8])
+            image::Rgb([
+                (x * 3 + y) as u8,
+                ((y * 7) ^ x) as u8,
+                ((x * y) % 253) as u8,
+            ])
         });
         let full = resize_shorter(&rgb, 256);
         assert_eq!(full.dimensions(), (341, 256));

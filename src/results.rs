@@ -130,6 +130,43 @@ fn center() -> String {
 }
 
 impl ResultRow {
+    /// A row describing `exp`'s network on `dataset` (name, configuration, size, seed,
+    /// precision, commit), its measurements still empty (NaN errors, zero counts): the
+    /// training run and `vgg-train eval --weights` fill them in.
+    pub fn describing(
+        exp: &crate::config::Experiment,
+        vgg: &crate::model::VggConfig,
+        dataset: &str,
+        device: String,
+    ) -> ResultRow {
+        ResultRow {
+            name: exp.name.clone(),
+            arch: vgg.arch.name().into(),
+            batch_norm: vgg.batch_norm,
+            width: vgg.width,
+            dataset: dataset.into(),
+            image_size: exp.data.image_size,
+            epochs: 0,
+            seed: exp.train.seed,
+            params: crate::model::summary::param_count(vgg),
+            top1_err: f64::NAN,
+            top5_err: f64::NAN,
+            best_epoch: 0,
+            wall_seconds: 0.0,
+            device,
+            git_commit: git_commit(),
+            status: String::new(),
+            final_top1_err: f64::NAN,
+            final_top5_err: f64::NAN,
+            train_images: 0,
+            val_images: 0,
+            bad_images: 0,
+            protocol: center(),
+            scales: String::new(),
+            precision: exp.run.precision.name().into(),
+        }
+    }
+
     /// Whether the row measures weights this run trained (not `eval --weights`).
     pub fn is_from_training(&self) -> bool {
         self.status != STATUS_PRETRAINED

@@ -118,19 +118,25 @@ fn fixture(root: &Path) {
     );
 }
 
-#[test]
-fn report_tables_seeds_failures_and_the_paper_columns() {
-    let tmp = tempfile::tempdir().unwrap();
-    fixture(tmp.path());
-    let out_dir = tmp.path().join("report");
+/// Runs `vgg-train report` on `root` into `root/report`; returns that directory and report.md.
+fn report(root: &Path) -> (std::path::PathBuf, String) {
+    let out_dir = root.join("report");
     let out = vgg_train(&[
         "report",
-        tmp.path().to_str().unwrap(),
+        root.to_str().unwrap(),
         "--out",
         out_dir.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{:?}", text(&out));
     let md = std::fs::read_to_string(out_dir.join("report.md")).unwrap();
+    (out_dir, md)
+}
+
+#[test]
+fn report_tables_seeds_failures_and_the_paper_columns() {
+    let tmp = tempfile::tempdir().unwrap();
+    fixture(tmp.path());
+    let (out_dir, md) = report(tmp.path());
     // Mean ± sample std over three seeds: 12.0, 12.4, 11.6 -> 12.00 ± 0.40.
     assert!(
         md.contains("| A | 11 | 1000 | 12.00 ± 0.40 | 3.00 ± 0.10 | 3 | 2 |"),
@@ -208,15 +214,7 @@ fn evaluation_rows_get_their_own_table_and_stay_out_of_the_depth_table() {
             + &row("multi-crop+dense", "256 384", 25.25),
     )
     .unwrap();
-    let out_dir = tmp.path().join("report");
-    let out = vgg_train(&[
-        "report",
-        tmp.path().to_str().unwrap(),
-        "--out",
-        out_dir.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{:?}", text(&out));
-    let md = std::fs::read_to_string(out_dir.join("report.md")).unwrap();
+    let (out_dir, md) = report(tmp.path());
     let (protocols, depth) = {
         let at = md.find("## Test protocols").expect("a protocol table");
         (&md[at..], &md[..at])

@@ -162,6 +162,20 @@ output_dir = {:?}
     )
 }
 
+/// `vgg-train predict` with the fixture's plain VGG-A weights.
+fn predict(cfg: &std::path::Path, images: &[&std::path::Path]) -> std::process::Output {
+    let weights = fixture_dir().join("vgg11-w16.pth");
+    let mut args = vec![
+        "predict",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--weights",
+        weights.to_str().unwrap(),
+    ];
+    args.extend(images.iter().map(|p| p.to_str().unwrap()));
+    vgg_train(&args)
+}
+
 #[test]
 fn predict_prints_a_json_line_with_the_top5_per_image_and_flags_bad_files() {
     let dir = tempfile::tempdir().unwrap();
@@ -174,16 +188,7 @@ fn predict_prints_a_json_line_with_the_top5_per_image_and_flags_bad_files() {
     .unwrap();
     let cmyk = dir.path().join("cmyk.jpg");
     write_cmyk_jpeg(&cmyk, 240, 260, [10, 150, 30, 0]);
-    let weights = fixture_dir().join("vgg11-w16.pth");
-    let out = vgg_train(&[
-        "predict",
-        "--config",
-        cfg.to_str().unwrap(),
-        "--weights",
-        weights.to_str().unwrap(),
-        good.to_str().unwrap(),
-        cmyk.to_str().unwrap(),
-    ]);
+    let out = predict(&cfg, &[&good, &cmyk]);
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stdout}\n{stderr}");
     let lines: Vec<serde_json::Value> = stdout
@@ -204,15 +209,7 @@ fn predict_prints_a_json_line_with_the_top5_per_image_and_flags_bad_files() {
 
     let broken = dir.path().join("broken.JPEG");
     write_truncated_jpeg(&broken);
-    let out = vgg_train(&[
-        "predict",
-        "--config",
-        cfg.to_str().unwrap(),
-        "--weights",
-        weights.to_str().unwrap(),
-        good.to_str().unwrap(),
-        broken.to_str().unwrap(),
-    ]);
+    let out = predict(&cfg, &[&good, &broken]);
     let (stdout, _) = text(&out);
     assert_eq!(
         stdout.lines().count(),

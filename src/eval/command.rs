@@ -7,7 +7,7 @@ use crate::config::{Experiment, Protocol};
 use crate::data::{self, DataSet};
 use crate::device::DeviceSpec;
 use crate::error::TrainError;
-use crate::model::{self, VggConfig, summary};
+use crate::model::{self, VggConfig};
 use crate::results::{self, ResultRow, RunPaths, STATUS_PRETRAINED, write_atomic};
 use crate::train::lock::RunLock;
 
@@ -123,29 +123,7 @@ fn pretrained_row(
     spec: &DeviceSpec,
 ) -> ResultRow {
     ResultRow {
-        name: exp.name.clone(),
-        arch: vgg.arch.name().into(),
-        batch_norm: vgg.batch_norm,
-        width: vgg.width,
-        dataset: data.name.into(),
-        image_size: exp.data.image_size,
-        epochs: 0,
-        seed: exp.train.seed,
-        params: summary::param_count(vgg),
-        top1_err: f64::NAN,
-        top5_err: f64::NAN,
-        best_epoch: 0,
-        wall_seconds: 0.0,
-        device: spec.name(),
-        git_commit: results::git_commit(),
         status: STATUS_PRETRAINED.into(),
-        final_top1_err: f64::NAN,
-        final_top5_err: f64::NAN,
-        train_images: 0,
-        val_images: 0,
-        bad_images: 0,
-        protocol: Protocol::Center.name().into(),
-        scales: String::new(),
-        precision: exp.run.precision.name().into(),
+        ..ResultRow::describing(exp, vgg, data.name, spec.name())
     }
 }

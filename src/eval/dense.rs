@@ -85,16 +85,21 @@ mod tests {
         (a - b).abs().max().into_scalar::<f32>()
     }
 
+    /// VGG-A at 1/32 width with the paper's head.
+    fn narrow_a(hidden: usize, num_classes: usize) -> VggConfig {
+        VggConfig {
+            width: 1.0 / 32.0,
+            hidden,
+            num_classes,
+            init: Init::Kaiming,
+            ..VggConfig::paper(Arch::A)
+        }
+    }
+
     #[test]
     fn fc_as_conv_gives_the_fc_logits_on_a_224_input() {
         let device = Device::flex();
-        let cfg = VggConfig {
-            width: 1.0 / 32.0,
-            hidden: 16,
-            num_classes: 6,
-            init: Init::Kaiming,
-            ..VggConfig::paper(Arch::A)
-        };
+        let cfg = narrow_a(16, 6);
         let model = cfg.init(&device);
         let x = Tensor::<4>::random(
             [2, 3, 224, 224],
@@ -114,13 +119,7 @@ mod tests {
     #[test]
     fn a_larger_image_gives_a_score_map_of_the_extra_positions() {
         let device = Device::flex();
-        let cfg = VggConfig {
-            width: 1.0 / 32.0,
-            hidden: 8,
-            num_classes: 3,
-            init: Init::Kaiming,
-            ..VggConfig::paper(Arch::A)
-        };
+        let cfg = narrow_a(8, 3);
         let model = cfg.init(&device);
         let head = DenseHead::new(&model, 7);
         // 256×320 → an 8×10 map → a 2×4 score map.

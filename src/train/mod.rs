@@ -30,7 +30,7 @@ use crate::config::{Experiment, Schedule};
 use crate::data::{self, BatchLoader, DataSet, LoaderOptions};
 use crate::device::DeviceSpec;
 use crate::error::TrainError;
-use crate::model::{Vgg, VggConfig, summary};
+use crate::model::{Vgg, VggConfig};
 use crate::results::{self, EpochRow, ResultRow, RunPaths, write_atomic};
 use checkpoint::{AtomicFileCheckpointer, KeepLastAndBest, latest_complete};
 use reporter::{EpochReporter, EpochSink};
@@ -560,20 +560,11 @@ fn finalize(
         "finished"
     };
     let row = ResultRow {
-        name: exp.name.clone(),
-        arch: vgg.arch.name().into(),
-        batch_norm: vgg.batch_norm,
-        width: vgg.width,
-        dataset: data.name.into(),
-        image_size: exp.data.image_size,
         epochs: last.epoch,
-        seed: exp.train.seed,
-        params: summary::param_count(vgg),
         top1_err: best.val_top1_err,
         top5_err: best.val_top5_err,
         best_epoch: best.epoch,
         wall_seconds,
-        device,
         git_commit,
         status: status.into(),
         final_top1_err: last.val_top1_err,
@@ -581,9 +572,8 @@ fn finalize(
         train_images: data.train.len(),
         val_images: data.val.len(),
         bad_images,
-        protocol: crate::config::Protocol::Center.name().into(),
         scales: data.default_test_scale().to_string(),
-        precision: exp.run.precision.name().into(),
+        ..ResultRow::describing(exp, vgg, data.name, device)
     };
     results::write_csv(&paths.results(), std::slice::from_ref(&row))
         .map_err(|e| TrainError::io(paths.results(), e))?;
