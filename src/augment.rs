@@ -75,12 +75,16 @@ impl Img {
 }
 
 /// Output size `(width, height)` of an isotropic rescale whose shorter side becomes `shorter`.
+///
+/// The longer side is `shorter · long / short` rounded down, as torchvision's `Resize(int)`
+/// computes it, so evaluation sees the pixels torchvision's weights were measured on.
 pub fn shorter_side_dims(width: usize, height: usize, shorter: usize) -> (usize, usize) {
-    let (w, h) = (width as f64, height as f64);
-    let scale = shorter as f64 / w.min(h);
-    let nw = ((w * scale).round() as usize).max(shorter);
-    let nh = ((h * scale).round() as usize).max(shorter);
-    (nw, nh)
+    let long = |a: usize, b: usize| (shorter * a / b).max(shorter);
+    if width <= height {
+        (shorter, long(height, width))
+    } else {
+        (long(width, height), shorter)
+    }
 }
 
 /// Bilinear, antialiased resize of interleaved 8-bit pixels with SIMD (AVX2/SSE4.1/Neon),
@@ -209,11 +213,14 @@ pub struct Crop {
 }
 
 impl Crop {
-    /// The centred crop, no padding, no flip.
+    /// The centred crop, no padding, no flip; a half-pixel offset rounds to even, as
+    /// torchvision's `CenterCrop` (Python's `round`) does.
     pub fn center(height: usize, width: usize, size: usize) -> Crop {
+        let offset =
+            |len: usize| (len.saturating_sub(size) as f64 / 2.0).round_ties_even() as usize;
         Crop {
-            top: height.saturating_sub(size) / 2,
-            left: width.saturating_sub(size) / 2,
+            top: offset(height),
+            left: offset(width),
             pad: 0,
             flip: false,
         }
@@ -434,6 +441,19 @@ mod tests {
             &mut out,
         );
         assert_close(&out, &[14.0, 15.0, 20.0, 21.0]);
+    }
+
+    #[test]
+    fn geometry_matches_torchvisions_resize_and_center_crop() {
+        // Resize(256): the long side rounded down (640×427 → 383, not 384).
+        assert_eq!(shorter_side_dims(640, 427, 256), (383, 256));
+        assert_eq!(shorter_side_dims(500, 375, 256), (341, 256));
+        assert_eq!(shorter_side_dims(375, 500, 256), (256, 341));
+        // CenterCrop(224): round((343 - 224) / 2) = round(59.5) = 60 (ties to even), and
+        // round(58.5) = 58.
+        assert_eq!(Crop::center(256, 343, 224).left, 60);
+        assert_eq!(Crop::center(256, 341, 224).left, 58);
+        assert_eq!(Crop::center(256, 341, 224).top, 16);
     }
 
     #[test]

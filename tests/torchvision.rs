@@ -285,3 +285,49 @@ output_dir = {:?}
         ]
     );
 }
+
+/// Mean and max |a - b| in grey levels between `ours` (normalised, planar 3×224×224) and the
+/// reference crop `reference` read at column offset `dx`.
+fn grey_level_diff(ours: &[f32], reference: &image::RgbImage, dx: u32) -> (f64, f64) {
+    let (mean, std) = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]);
+    let (mut sum, mut max, mut n) = (0.0, 0.0f64, 0usize);
+    for c in 0..3 {
+        for y in 0..224u32 {
+            for x in 0..224 - dx {
+                let v = ours[c * 224 * 224 + (y * 224 + x) as usize] as f64;
+                let ours_level = (v * std[c] + mean[c]) * 255.0;
+                let theirs = reference.get_pixel(x + dx, y).0[c] as f64;
+                let d = (ours_level - theirs).abs();
+                sum += d;
+                max = max.max(d);
+                n += 1;
+            }
+        }
+    }
+    (sum / n as f64, max)
+}
+
+#[test]
+fn predict_preprocessing_matches_torchvisions_resize_256_and_centre_crop_224() {
+    let exp = vgg_train::config::Experiment::from_toml_str(
+        "[data]\ndataset = \"image-folder\"\n",
+        std::path::Path::new("preprocess.toml"),
+        &[],
+    )
+    .unwrap();
+    let ours = vgg_train::predict::preprocess(&exp, &fixture_dir().join("photo.JPEG")).unwrap();
+    assert_eq!(ours.len(), 3 * 224 * 224);
+    let reference = image::open(fixture_dir().join("photo-256-center224.png"))
+        .unwrap()
+        .into_rgb8();
+    let (mean, max) = grey_level_diff(&ours, &reference, 0);
+    // Different JPEG decoders (zune-jpeg here, libjpeg-turbo in PIL) and resampler rounding
+    // leave about a grey level; a crop one pixel off is several times further away.
+    let (shifted, _) = grey_level_diff(&ours, &reference, 1);
+    eprintln!("mean {mean:.3} max {max:.1} grey levels; one pixel off: mean {shifted:.3}");
+    assert!(mean < 1.0 && max < 8.0, "mean {mean}, max {max}");
+    assert!(
+        shifted > 3.0 * mean,
+        "a shifted crop is not told apart: {shifted} vs {mean}"
+    );
+}
