@@ -474,9 +474,9 @@ pub const MIN_IMAGE_SIZE: usize = 32;
 impl Experiment {
     /// Reads `path`, applies the `key=value` overrides and validates the result.
     pub fn load(path: &Path, overrides: &[String]) -> Result<Experiment, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
         Self::from_toml_str(&text, path, overrides)
     }

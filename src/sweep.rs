@@ -55,9 +55,9 @@ impl PlannedRun {
 impl Manifest {
     /// Reads and checks a manifest.
     pub fn load(path: &Path) -> Result<Manifest, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
         let m: Manifest = toml::from_str(&text).map_err(|e| ConfigError::Parse {
             path: path.to_path_buf(),

@@ -490,3 +490,44 @@ fn empty_sweep_manifest_and_report_without_runs() {
     let out = vgg_train(&["report", tmp.path().to_str().unwrap()]);
     assert_clean_failure(&out, 1, &["no finished runs"]);
 }
+
+#[test]
+fn an_os_error_is_reported_once() {
+    let out = vgg_train(&["--config", "/nonexistent/vgg.toml"]);
+    assert_clean_failure(&out, 2, &["/nonexistent/vgg.toml", "No such file"]);
+    let (_, stderr) = text(&out);
+    assert_eq!(stderr.matches("os error 2").count(), 1, "{stderr}");
+}
+
+#[test]
+fn corrupt_or_foreign_weights_files_are_refused_with_the_file_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        dir.path(),
+        "tv.toml",
+        "[model]\narch = \"A\"\nwidth = 0.0625\nhidden = 32\nnum_classes = 10\n[data]\ndataset = \"image-folder\"\n",
+    );
+    let image = root().join("tests/fixtures/torchvision/photo.JPEG");
+    let corrupt = dir.path().join("corrupt.pth");
+    std::fs::write(&corrupt, vec![0x5a; 4096]).unwrap();
+    let not_vgg = root().join("tests/fixtures/torchvision/not-vgg.pth");
+    for (weights, needle) in [
+        (corrupt.clone(), "not a PyTorch state dict"),
+        (dir.path().join("missing.pth"), "not found"),
+        (not_vgg, "not a torchvision VGG state dict"),
+    ] {
+        let out = vgg_train(&[
+            "predict",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--weights",
+            weights.to_str().unwrap(),
+            image.to_str().unwrap(),
+        ]);
+        assert_clean_failure(
+            &out,
+            2,
+            &[weights.file_name().unwrap().to_str().unwrap(), needle],
+        );
+    }
+}

@@ -104,6 +104,9 @@ def main():
             cases.append({"file": file, "batch_norm": batch_norm, "size": size,
                           "logits": [[float(v) for v in row] for row in y.tolist()]})
 
+    # A PyTorch state dict that is not a VGG's, for the loader's refusal test.
+    torch.save(nn.Linear(3, 2).state_dict(), os.path.join(OUT_DIR, "not-vgg.pth"))
+
     doc = {
         "generator": "scripts/peer/torchvision_fixture.py",
         "torch": torch.__version__,

@@ -196,7 +196,16 @@ pub fn evaluate(
     let mut hits = vec![Hits::default(); rows.len()];
     let (mut images, mut bad) = (0usize, 0usize);
     let chunk = plan.batch_size.max(1);
+    let mut last_report = Instant::now();
     for indices in split.indices.chunks(chunk) {
+        if last_report.elapsed().as_secs() >= 30 {
+            last_report = Instant::now();
+            eprintln!(
+                "eval: {images}/{} images, {:.1} img/s",
+                split.len(),
+                images as f64 / start.elapsed().as_secs_f64()
+            );
+        }
         let decoded: Vec<(usize, Result<Img, DataError>)> = indices
             .par_iter()
             .map(|&i| (i, pipeline.base_image(&split.images, i)))

@@ -95,6 +95,12 @@ pub fn load_torchvision(model: &mut Vgg, vgg: &VggConfig, path: &Path) -> Result
         )
     })?;
     let layout = TorchvisionLayout::from_keys(keys.iter().map(String::as_str));
+    if layout.convs == 0 {
+        return Err(format!(
+            "{}: not a torchvision VGG state dict (no features.N.weight tensors); use torchvision's vgg11/13/16/19 or *_bn weights",
+            path.display()
+        ));
+    }
     if layout.convs != conv_count(vgg.arch) || layout.batch_norm != vgg.batch_norm {
         let fix = match layout.arch() {
             Some(arch) => format!(
