@@ -265,7 +265,10 @@ output_dir = {:?}
         weights.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{:?}", text(&out));
-    let (header, rows) = read_csv(&dir.path().join("out/tv-eval/results.csv"));
+    let (header, rows) = read_csv(&dir.path().join("out/tv-eval@vgg11-w16/results.csv"));
+    assert_eq!(field(&header, &rows[0], "name"), "tv-eval@vgg11-w16");
+    // The run directory itself is left to training.
+    assert!(!dir.path().join("out/tv-eval/results.csv").exists());
     let keys: Vec<(&str, &str, &str)> = rows
         .iter()
         .map(|r| {

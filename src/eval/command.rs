@@ -46,12 +46,25 @@ pub fn adds_to_training(plan: &EvalPlan, data: &DataSet) -> bool {
         || plan.scales.iter().any(|q| *q != data.default_test_scale())
 }
 
-/// Evaluates `weights` (default: the run's `model.bpk`) and writes the rows into the run's
-/// `results.csv`: next to the training row for the run's own model, with status
-/// `pretrained` for other weights.
+/// Where `vgg-train eval --weights W` writes: `<output_dir>/<name>@<W's stem>/`, beside the
+/// run directory, so the rows of other weights never mix with a training run's.
+pub fn weights_dir(exp: &Experiment, weights: &Path) -> PathBuf {
+    let stem = weights
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "weights".into());
+    exp.run.output_dir.join(format!("{}@{stem}", exp.name))
+}
+
+/// Evaluates the run's `model.bpk` and writes the rows after the training row of its
+/// `results.csv`; or, with `weights`, evaluates that file and writes rows with status
+/// `pretrained` into [`weights_dir`].
 pub fn eval_run(exp: &Experiment, weights: Option<&Path>) -> Result<EvalOutcome, TrainError> {
-    let paths = RunPaths::new(exp.run_dir());
     let trained = weights.is_none();
+    let paths = RunPaths::new(match weights {
+        Some(w) => weights_dir(exp, w),
+        None => exp.run_dir(),
+    });
     let weights = weights
         .map(Path::to_path_buf)
         .unwrap_or_else(|| paths.best_model());
@@ -76,7 +89,15 @@ pub fn eval_run(exp: &Experiment, weights: Option<&Path>) -> Result<EvalOutcome,
         results::read_csv(&paths.results()).map_err(TrainError::Resume)?;
     let base = match existing.iter().find(|r| r.is_from_training()) {
         Some(row) if trained => row.clone(),
-        _ => pretrained_row(exp, &data, &vgg, &spec),
+        _ => ResultRow {
+            status: STATUS_PRETRAINED.into(),
+            name: paths
+                .dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| exp.name.clone()),
+            ..ResultRow::describing(exp, &vgg, data.name, spec.name())
+        },
     };
     if !paths.config().is_file() {
         write_atomic(&paths.config(), exp.to_toml().as_bytes())
@@ -114,16 +135,4 @@ pub fn rows_from(base: &ResultRow, report: &EvalReport) -> Vec<ResultRow> {
             ..base.clone()
         })
         .collect()
-}
-
-fn pretrained_row(
-    exp: &Experiment,
-    data: &DataSet,
-    vgg: &VggConfig,
-    spec: &DeviceSpec,
-) -> ResultRow {
-    ResultRow {
-        status: STATUS_PRETRAINED.into(),
-        ..ResultRow::describing(exp, vgg, data.name, spec.name())
-    }
 }
