@@ -27,6 +27,7 @@ pub(super) enum View {
 /// Posteriors of one image: `[view][scale]` → softmax over classes (empty when not needed).
 pub(super) type Posteriors = [Vec<Vec<f32>>; 3];
 
+/// Where `view` sits in [`Posteriors`].
 pub(super) fn view_index(view: View) -> usize {
     match view {
         View::Center => 0,
