@@ -111,18 +111,20 @@ fn resize_u8_window(
     let src = ImageRef::new(w as u32, h as u32, src, pixel).expect("buffer holds w*h pixels");
     let mut dst = Image::new(width as u32, height as u32, pixel);
     let (sx, sy) = (w as f64 / nw as f64, h as f64 / nh as f64);
+    // The window in source pixels; rounding must not push its far edge past the image.
+    let (x0, y0) = (left as f64 * sx, top as f64 * sy);
     let options = ResizeOptions::new()
         .resize_alg(ResizeAlg::Convolution(FilterType::Bilinear))
         .crop(
-            left as f64 * sx,
-            top as f64 * sy,
-            width as f64 * sx,
-            height as f64 * sy,
+            x0,
+            y0,
+            (width as f64 * sx).min(w as f64 - x0),
+            (height as f64 * sy).min(h as f64 - y0),
         );
     RESIZER.with(|r| {
         r.borrow_mut()
             .resize(&src, &mut dst, &options)
-            .expect("source and destination share the pixel type")
+            .expect("equal pixel types and a window clamped inside the source")
     });
     dst.into_vec()
 }

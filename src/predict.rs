@@ -99,6 +99,7 @@ pub fn predict(
         .unwrap_or_else(|| exp.run_dir().join("model.bpk"));
     let spec = crate::device::DeviceSpec::parse(&exp.run.device).map_err(TrainError::Device)?;
     let device = spec.device().map_err(TrainError::Device)?;
+    crate::device::set_precision(&device, spec, exp.run.precision).map_err(TrainError::Device)?;
     let classes = num_classes(exp);
     let vgg = VggConfig::from_model(&exp.model, exp.data.channels, classes);
     let mut net = vgg.init(&device);
@@ -116,8 +117,9 @@ pub fn predict(
             let x = Tensor::<4>::from_data(TensorData::new(flat, [good.len(), c, s, s]), &device);
             probs = softmax(net.forward(x), 1)
                 .into_data()
+                .convert::<f32>()
                 .try_into_vec::<f32>()
-                .expect("softmax output is f32");
+                .expect("converted to f32");
         }
         let mut rows = probs.chunks(classes.max(1));
         for (path, input) in chunk.iter().zip(inputs) {

@@ -176,16 +176,26 @@ impl ResultRow {
 /// `status` of rows measured on weights that were not trained by this run (`--weights`).
 pub const STATUS_PRETRAINED: &str = "pretrained";
 
-/// Replaces the row of `rows` with `new`'s protocol, scales and origin (trained or
-/// `--weights`), or appends `new`.
-pub fn upsert(rows: &mut Vec<ResultRow>, new: ResultRow) {
-    match rows.iter_mut().find(|r| {
-        r.protocol == new.protocol
-            && r.scales == new.scales
-            && r.is_from_training() == new.is_from_training()
-    }) {
-        Some(r) => *r = new,
-        None => rows.push(new),
+/// Adds evaluation rows to a run's `rows`: each replaces the row of the same protocol and
+/// scales, or is appended, except that a trained run's own row (its first) stays as training
+/// wrote it, with its best epoch and last-epoch errors.
+pub fn merge_eval_rows(rows: &mut Vec<ResultRow>, new: impl IntoIterator<Item = ResultRow>) {
+    let training = rows
+        .first()
+        .filter(|r| r.is_from_training())
+        .map(|r| (r.protocol.clone(), r.scales.clone()));
+    for row in new {
+        let key = (row.protocol.clone(), row.scales.clone());
+        if training.as_ref() == Some(&key) {
+            continue;
+        }
+        match rows
+            .iter_mut()
+            .find(|r| (&r.protocol, &r.scales) == (&key.0, &key.1))
+        {
+            Some(r) => *r = row,
+            None => rows.push(row),
+        }
     }
 }
 
@@ -304,6 +314,46 @@ mod tests {
         write_atomic(&p, b"two").unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"two");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    fn result(protocol: &str, scales: &str, top1: f64, status: &str) -> ResultRow {
+        ResultRow {
+            top1_err: top1,
+            protocol: protocol.into(),
+            scales: scales.into(),
+            status: status.into(),
+            ..ResultRow::describing(
+                &crate::config::Experiment::default(),
+                &crate::model::VggConfig::paper(crate::model::arch::Arch::A),
+                "image-folder",
+                "flex".into(),
+            )
+        }
+    }
+
+    #[test]
+    fn evaluation_rows_replace_their_own_kind_but_never_the_training_row() {
+        let mut rows = vec![result("center", "256", 30.0, "finished")];
+        merge_eval_rows(
+            &mut rows,
+            [
+                result("center", "256", 29.0, "finished"),
+                result("dense", "256", 28.0, "finished"),
+            ],
+        );
+        merge_eval_rows(&mut rows, [result("dense", "256", 27.5, "finished")]);
+        let got: Vec<(&str, f64)> = rows
+            .iter()
+            .map(|r| (r.protocol.as_str(), r.top1_err))
+            .collect();
+        assert_eq!(got, vec![("center", 30.0), ("dense", 27.5)]);
+        // Rows of a weights file have no training row to keep.
+        let mut pretrained = vec![result("center", "256", 31.0, STATUS_PRETRAINED)];
+        merge_eval_rows(
+            &mut pretrained,
+            [result("center", "256", 30.5, STATUS_PRETRAINED)],
+        );
+        assert_eq!(pretrained[0].top1_err, 30.5);
     }
 
     #[test]

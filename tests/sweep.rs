@@ -33,13 +33,18 @@ fn sweep(args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// The bundled Fashion-MNIST sample, as a config value.
+fn sample_path() -> String {
+    root()
+        .join("data/fashion-mnist-sample")
+        .display()
+        .to_string()
+}
+
 #[test]
 fn sweep_runs_everything_once_skips_finished_runs_and_reports_failures() {
     let tmp = tempfile::tempdir().unwrap();
-    let sample = root()
-        .join("data/fashion-mnist-sample")
-        .display()
-        .to_string();
+    let sample = sample_path();
     let a = net(tmp.path(), "net-a", "A", &sample);
     let b = net(tmp.path(), "net-b", "B", &sample);
     let broken = net(tmp.path(), "broken", "A", "/nonexistent/data");
@@ -90,10 +95,7 @@ fn sweep_runs_everything_once_skips_finished_runs_and_reports_failures() {
 #[test]
 fn slurm_mode_writes_an_array_job_whose_tasks_run_the_same_command() {
     let tmp = tempfile::tempdir().unwrap();
-    let sample = root()
-        .join("data/fashion-mnist-sample")
-        .display()
-        .to_string();
+    let sample = sample_path();
     let a = net(tmp.path(), "net-a", "A", &sample);
     let out_dir = tmp.path().join("out");
     let manifest = write_config(

@@ -162,8 +162,12 @@ output_dir = {:?}
     )
 }
 
-/// `vgg-train predict` with the fixture's plain VGG-A weights.
-fn predict(cfg: &std::path::Path, images: &[&std::path::Path]) -> std::process::Output {
+/// `vgg-train predict` with the fixture's plain VGG-A weights (and `--set` overrides).
+fn predict_with(
+    cfg: &std::path::Path,
+    images: &[&std::path::Path],
+    overrides: &[&str],
+) -> std::process::Output {
     let weights = fixture_dir().join("vgg11-w16.pth");
     let mut args = vec![
         "predict",
@@ -172,8 +176,36 @@ fn predict(cfg: &std::path::Path, images: &[&std::path::Path]) -> std::process::
         "--weights",
         weights.to_str().unwrap(),
     ];
+    for o in overrides {
+        args.extend(["--set", o]);
+    }
     args.extend(images.iter().map(|p| p.to_str().unwrap()));
     vgg_train(&args)
+}
+
+fn predict(cfg: &std::path::Path, images: &[&std::path::Path]) -> std::process::Output {
+    predict_with(cfg, images, &[])
+}
+
+#[test]
+fn f32_weights_predict_the_same_classes_on_a_bf16_device() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = predict_config(dir.path());
+    let photo = fixture_dir().join("photo.JPEG");
+    let top = |out: std::process::Output| -> Vec<String> {
+        let (stdout, stderr) = text(&out);
+        assert!(out.status.success(), "{stdout}\n{stderr}");
+        let line: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+        line["top5"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p[0].as_str().unwrap().to_string())
+            .collect()
+    };
+    let f32 = top(predict(&cfg, &[&photo]));
+    let bf16 = top(predict_with(&cfg, &[&photo], &["run.precision=\"bf16\""]));
+    assert_eq!(f32[..2], bf16[..2]);
 }
 
 #[test]

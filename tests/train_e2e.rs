@@ -199,6 +199,12 @@ fn rerunning_a_finished_run_trains_nothing_and_resuming_continues_the_epochs() {
         2,
         &["different experiment", "model.arch", "--fresh"],
     );
+    // So is another precision: the checkpoints hold f32 tensors.
+    let bf16 = run(&tiny_a(
+        tmp.path(),
+        &[&base[..], &["run.precision=\"bf16\""]].concat(),
+    ));
+    assert_clean_failure(&bf16, 2, &["different experiment", "run.precision"]);
     let mut args = tiny_a(
         tmp.path(),
         &[&base[..], &["model.arch=B", "train.epochs=1"]].concat(),

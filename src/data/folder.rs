@@ -192,6 +192,12 @@ pub fn decode_rgb(path: &Path) -> Result<RgbImage, DataError> {
         path: path.to_path_buf(),
         message: e.to_string(),
     })?;
+    if img.width() == 0 || img.height() == 0 {
+        return Err(DataError::Decode {
+            path: path.to_path_buf(),
+            message: "the image has no pixels".into(),
+        });
+    }
     Ok(img.into_rgb8())
 }
 

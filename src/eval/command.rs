@@ -87,9 +87,15 @@ pub fn eval_run(exp: &Experiment, weights: Option<&Path>) -> Result<EvalOutcome,
     let _lock = RunLock::acquire(&paths.dir)?;
     let mut existing: Vec<ResultRow> =
         results::read_csv(&paths.results()).map_err(TrainError::Resume)?;
-    let base = match existing.iter().find(|r| r.is_from_training()) {
-        Some(row) if trained => row.clone(),
-        _ => ResultRow {
+    let base = if trained {
+        existing.first().cloned().ok_or_else(|| {
+            TrainError::Resume(format!(
+                "{}: no training row; finish the run first (vgg-train --config FILE)",
+                paths.results().display()
+            ))
+        })?
+    } else {
+        ResultRow {
             status: STATUS_PRETRAINED.into(),
             name: paths
                 .dir
@@ -97,16 +103,14 @@ pub fn eval_run(exp: &Experiment, weights: Option<&Path>) -> Result<EvalOutcome,
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_else(|| exp.name.clone()),
             ..ResultRow::describing(exp, &vgg, data.name, spec.name())
-        },
+        }
     };
     if !paths.config().is_file() {
         write_atomic(&paths.config(), exp.to_toml().as_bytes())
             .map_err(|e| TrainError::io(paths.config(), e))?;
     }
     let rows = rows_from(&base, &report);
-    for row in &rows {
-        results::upsert(&mut existing, row.clone());
-    }
+    results::merge_eval_rows(&mut existing, rows.clone());
     results::write_csv(&paths.results(), &existing)
         .map_err(|e| TrainError::io(paths.results(), e))?;
     Ok(EvalOutcome {

@@ -102,8 +102,9 @@ fn forward_softmax(model: &Vgg, input: Vec<f32>, shape: [usize; 4], device: &Dev
     let probs = softmax(model.forward(x), 1);
     probs
         .into_data()
+        .convert::<f32>()
         .try_into_vec::<f32>()
-        .expect("softmax output is f32")
+        .expect("converted to f32")
 }
 
 /// Each image's crops through the standard network, their posteriors averaged per image;
@@ -182,8 +183,9 @@ fn dense_posteriors(
         let x = Tensor::<4>::from_data(TensorData::new(input, [jobs.len(), c, h, w]), device);
         let probs = softmax(head.scores(model.forward_features(x)), 1)
             .into_data()
+            .convert::<f32>()
             .try_into_vec::<f32>()
-            .expect("softmax output is f32");
+            .expect("converted to f32");
         let k = probs.len() / jobs.len();
         for (views, &i) in probs.chunks(k * flips.len()).zip(group) {
             out[i] = mean(

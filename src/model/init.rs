@@ -117,13 +117,19 @@ pub fn warm_start(target: &mut Vgg, source: &Vgg) -> Result<usize, String> {
 }
 
 fn copy_conv(dst: &mut Conv2d, src: &Conv2d) {
-    dst.weight = Param::from_tensor(src.weight.val());
-    dst.bias = src.bias.as_ref().map(|b| Param::from_tensor(b.val()));
+    dst.weight = Param::from_tensor(src.weight.val().detach());
+    dst.bias = src
+        .bias
+        .as_ref()
+        .map(|b| Param::from_tensor(b.val().detach()));
 }
 
 fn copy_linear(dst: &mut Linear, src: &Linear) {
-    dst.weight = Param::from_tensor(src.weight.val());
-    dst.bias = src.bias.as_ref().map(|b| Param::from_tensor(b.val()));
+    dst.weight = Param::from_tensor(src.weight.val().detach());
+    dst.bias = src
+        .bias
+        .as_ref()
+        .map(|b| Param::from_tensor(b.val().detach()));
 }
 
 #[cfg(test)]

@@ -248,7 +248,10 @@ pub fn load_burnpack(model: &mut Vgg, path: &Path) -> Result<(), String> {
     use burn::store::{BurnpackStore, ModuleSnapshot};
     let mut store = BurnpackStore::from_file(path);
     match model.load_from(&mut store) {
-        Ok(r) if r.errors.is_empty() && r.missing.is_empty() && r.unused.is_empty() => Ok(()),
+        Ok(r) if r.errors.is_empty() && r.missing.is_empty() && r.unused.is_empty() => {
+            to_device_precision(model);
+            Ok(())
+        }
         Ok(r) => Err(format!(
             "{} mismatched, {} missing, {} unexpected tensors{}",
             r.errors.len(),
@@ -263,6 +266,33 @@ pub fn load_burnpack(model: &mut Vgg, path: &Path) -> Result<(), String> {
     }
 }
 
+/// Brings every float tensor of `model` to its device's float type (`run.precision`): weights
+/// stored in another precision (torchvision's f32 files, a run trained in bf16) would otherwise
+/// meet activations of a different type.
+pub fn to_device_precision(model: &mut Vgg) {
+    use burn::module::{ModuleMapper, Param};
+    use burn::tensor::FloatDType;
+    struct CastFloats(FloatDType);
+    impl ModuleMapper for CastFloats {
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            let target = self.0;
+            param.map(|t| {
+                if t.dtype() == target.into() {
+                    t
+                } else {
+                    // A fresh leaf, so that a trainable parameter stays trainable.
+                    t.cast(target).detach()
+                }
+            })
+        }
+    }
+    let Some(device) = model.devices().into_iter().next() else {
+        return;
+    };
+    let target = device.settings().float_dtype;
+    *model = model.clone().map(&mut CastFloats(target));
+}
+
 /// Loads a weights file into `model` (built from `vgg`): torchvision's state dict for `.pth`
 /// and `.pt`, burnpack (a run's `model.bpk`) otherwise.
 pub fn load_weights_file(model: &mut Vgg, vgg: &VggConfig, path: &Path) -> Result<(), String> {
@@ -270,7 +300,9 @@ pub fn load_weights_file(model: &mut Vgg, vgg: &VggConfig, path: &Path) -> Resul
         return Err(format!("{}: not found", path.display()));
     }
     match path.extension().and_then(|e| e.to_str()) {
-        Some("pth" | "pt") => torchvision::load_torchvision(model, vgg, path).map(|_| ()),
+        Some("pth" | "pt") => torchvision::load_torchvision(model, vgg, path).map(|_| {
+            to_device_precision(model);
+        }),
         _ => load_burnpack(model, path).map_err(|what| {
             format!(
                 "{}: does not fit the configured {} network ({what})",

@@ -176,15 +176,14 @@ fn evaluate_after_training(
     crate::model::load_burnpack(&mut net, &paths.best_model()).map_err(TrainError::Resume)?;
     let report = crate::eval::evaluate(&net, &data.val, &data.pipeline, &plan, &device)?;
     let mut rows = vec![row.clone()];
-    for r in rows_from(row, &report) {
-        if r.protocol != row.protocol || r.scales != row.scales {
-            println!(
-                "{}: {} at Q = {}: top-1 error {:.2}%  top-5 error {:.2}%",
-                exp.name, r.protocol, r.scales, r.top1_err, r.top5_err
-            );
-            results::upsert(&mut rows, r);
-        }
+    let measured = rows_from(row, &report);
+    for r in &measured {
+        println!(
+            "{}: {} at Q = {}: top-1 error {:.2}%  top-5 error {:.2}%",
+            exp.name, r.protocol, r.scales, r.top1_err, r.top5_err
+        );
     }
+    results::merge_eval_rows(&mut rows, measured);
     results::write_csv(&paths.results(), &rows).map_err(|e| TrainError::io(paths.results(), e))
 }
 
@@ -226,7 +225,8 @@ fn check_same_experiment(paths: &RunPaths, exp: &Experiment) -> Result<(), Train
 }
 
 /// Dotted keys whose values differ between two experiments, ignoring those a run may change
-/// when it is continued (`train.epochs`, `data.workers`, `run.*`).
+/// when it is continued (`train.epochs`, `data.workers`, `run.*` except `run.precision`, the
+/// type its checkpoints are stored in).
 fn differing_keys(a: &Experiment, b: &Experiment) -> Vec<String> {
     fn walk(prefix: &str, a: &toml::Value, b: Option<&toml::Value>, out: &mut Vec<String>) {
         match (a, b) {
@@ -256,7 +256,8 @@ fn differing_keys(a: &Experiment, b: &Experiment) -> Vec<String> {
     let mut out = Vec::new();
     walk("", &ta, Some(&tb), &mut out);
     out.retain(|k| {
-        k != "train.epochs" && k != "data.workers" && k != "name" && !k.starts_with("run.")
+        k == "run.precision"
+            || (k != "train.epochs" && k != "data.workers" && k != "name" && !k.starts_with("run."))
     });
     out
 }
