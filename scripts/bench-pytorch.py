@@ -146,7 +146,7 @@ def main():
         w([arch, a.width, a.image_size, a.batch, f"pytorch-{dev.type}", "f32", tr,
            statistics.stdev(train) if len(train) > 1 else 0.0, statistics.mean(infer),
            statistics.stdev(infer) if len(infer) > 1 else 0.0, params, m / 1e9, tr * m * 6 / 1e9,
-           torch.get_num_threads(), host])
+           torch.get_num_threads(), host, "pytorch"])
         print(f"{arch}: train {tr:.1f} img/s, inference {statistics.mean(infer):.1f} img/s", file=sys.stderr)
 
 
@@ -154,7 +154,7 @@ def csv_writer():
     import csv
     out = csv.writer(sys.stdout)
     out.writerow(["arch", "width", "image_size", "batch", "device", "precision", "train_img_s", "train_img_s_std",
-                  "infer_img_s", "infer_img_s_std", "params", "gmacs", "train_gflop_s", "threads", "host"])
+                  "infer_img_s", "infer_img_s_std", "params", "gmacs", "train_gflop_s", "threads", "host", "kernels"])
     return out.writerow
 
 

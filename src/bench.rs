@@ -65,6 +65,8 @@ pub struct BenchRow {
     pub threads: usize,
     /// Host and CPU.
     pub host: String,
+    /// Conv/ReLU/pool implementation (`run.kernels`: `own` or `burn`).
+    pub kernels: String,
 }
 
 /// The host name and CPU model, for the `host` column.
@@ -128,11 +130,8 @@ pub fn bench(exp: &Experiment, arch: Option<Arch>, opts: BenchOptions) -> Result
     let spec = DeviceSpec::parse(&exp.run.device)?;
     let device = spec.device()?;
     crate::device::set_precision(&device, spec, exp.run.precision)?;
-    let mut vgg = VggConfig::from_model(
-        &exp.model,
-        exp.data.channels,
-        exp.data.dataset.standard_classes(),
-    );
+    let mut vgg =
+        VggConfig::from_experiment(exp, exp.data.channels, exp.data.dataset.standard_classes());
     let classes = vgg.num_classes;
     if let Some(a) = arch {
         vgg.arch = a;
@@ -180,6 +179,7 @@ pub fn bench(exp: &Experiment, arch: Option<Arch>, opts: BenchOptions) -> Result
         batch: n,
         device: spec.name(),
         precision: exp.run.precision.name().into(),
+        kernels: exp.run.kernels.name().into(),
         train_img_s,
         train_img_s_std: train_std.unwrap_or(0.0),
         infer_img_s,

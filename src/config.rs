@@ -442,6 +442,27 @@ impl Precision {
     }
 }
 
+/// Which implementation runs VGG's convolutions, ReLUs and max-pools.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kernels {
+    /// vgg-train's own kernels on the flex CPU backend in f32 (burn's ops elsewhere).
+    #[default]
+    Own,
+    /// burn's ops everywhere (for comparison).
+    Burn,
+}
+
+impl Kernels {
+    /// The name used in configs and bench CSVs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kernels::Own => "own",
+            Kernels::Burn => "burn",
+        }
+    }
+}
+
 /// Where to run and where to write.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -453,6 +474,8 @@ pub struct RunConfig {
     pub devices: Vec<String>,
     /// Float precision: `f32`, or `f16`/`bf16` where the backend supports it.
     pub precision: Precision,
+    /// `own`: vgg-train's conv/ReLU/max-pool kernels on flex (f32); `burn`: burn's ops.
+    pub kernels: Kernels,
     /// Parent of the run directory.
     pub output_dir: PathBuf,
 }
@@ -463,6 +486,7 @@ impl Default for RunConfig {
             device: "flex".into(),
             devices: Vec::new(),
             precision: Precision::F32,
+            kernels: Kernels::Own,
             output_dir: PathBuf::from("results"),
         }
     }

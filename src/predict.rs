@@ -101,7 +101,7 @@ pub fn predict(
     let device = spec.device().map_err(TrainError::Device)?;
     crate::device::set_precision(&device, spec, exp.run.precision).map_err(TrainError::Device)?;
     let classes = num_classes(exp);
-    let vgg = VggConfig::from_model(&exp.model, exp.data.channels, classes);
+    let vgg = VggConfig::from_experiment(exp, exp.data.channels, classes);
     let mut net = vgg.init(&device);
     model::load_weights_file(&mut net, &vgg, &weights).map_err(TrainError::Resume)?;
     let names = class_names(exp, classes);

@@ -8,7 +8,7 @@ mod util;
 use burn::prelude::*;
 use serde::Deserialize;
 use util::*;
-use vgg_train::config::{Head, Init, LrnConfig};
+use vgg_train::config::{Head, Init, Kernels, LrnConfig};
 use vgg_train::model::VggConfig;
 use vgg_train::model::arch::Arch;
 use vgg_train::model::torchvision::load_torchvision;
@@ -51,6 +51,7 @@ fn config(f: &Fixture, batch_norm: bool) -> VggConfig {
         dropout: 0.5,
         init: Init::Kaiming,
         lrn: LrnConfig::default(),
+        kernels: Kernels::Own,
     }
 }
 

@@ -78,7 +78,7 @@ pub fn eval_run(exp: &Experiment, weights: Option<&Path>) -> Result<EvalOutcome,
     let device = spec.device().map_err(TrainError::Device)?;
     crate::device::set_precision(&device, spec, exp.run.precision).map_err(TrainError::Device)?;
     let data = data::load(&exp.data, &exp.augment)?;
-    let vgg = VggConfig::from_model(&exp.model, data.pipeline.channels, data.num_classes);
+    let vgg = VggConfig::from_experiment(exp, data.pipeline.channels, data.num_classes);
     let mut net = vgg.init(&device);
     model::load_weights_file(&mut net, &vgg, &weights).map_err(TrainError::Resume)?;
     let plan = plan_for(exp, &data, &vgg);

@@ -16,8 +16,9 @@ use std::path::Path;
 
 use burn::prelude::*;
 
-use crate::config::{Head, Init, LrnConfig, ModelConfig};
+use crate::config::{Experiment, Head, Init, Kernels, LrnConfig, ModelConfig};
 use arch::{Arch, LayerSpec, scaled_channels};
+use vgg_kernels as kernels;
 
 /// Everything needed to build a [`Vgg`]: the model section of the config with the data set's
 /// channel and class counts filled in.
@@ -45,6 +46,8 @@ pub struct VggConfig {
     pub init: Init,
     /// LRN constants (A-LRN).
     pub lrn: LrnConfig,
+    /// Implementation of the conv, ReLU and max-pool layers (`run.kernels`).
+    pub kernels: Kernels,
 }
 
 impl VggConfig {
@@ -63,6 +66,7 @@ impl VggConfig {
             dropout: 0.5,
             init: Init::Paper,
             lrn: LrnConfig::default(),
+            kernels: Kernels::Own,
         }
     }
 
@@ -88,6 +92,15 @@ impl VggConfig {
             dropout: m.dropout,
             init: m.init,
             lrn: m.lrn,
+            kernels: Kernels::Own,
+        }
+    }
+
+    /// The experiment's network: [`VggConfig::from_model`] with the kernels of `run.kernels`.
+    pub fn from_experiment(exp: &Experiment, in_channels: usize, num_classes: usize) -> Self {
+        Self {
+            kernels: exp.run.kernels,
+            ..Self::from_model(&exp.model, in_channels, num_classes)
         }
     }
 
@@ -166,6 +179,7 @@ impl VggConfig {
             classifier,
             dropout: DropoutConfig::new(self.dropout).init(),
             relu: Relu::new(),
+            kernels: self.kernels,
         }
     }
 }
@@ -212,6 +226,9 @@ pub struct Vgg {
     pub dropout: Dropout,
     /// ReLU after each hidden FC layer.
     pub relu: Relu,
+    /// Implementation of the conv, ReLU and max-pool layers.
+    #[module(skip)]
+    pub kernels: Kernels,
 }
 
 impl Vgg {
@@ -235,9 +252,30 @@ impl Vgg {
     }
 
     /// The conv feature extractor alone: `[N, C_in, H, W]` → `[N, C, H/32, W/32]`.
+    ///
+    /// With [`Kernels::Own`], convs, ReLUs and pools go through [`kernels`], and a conv followed
+    /// by its ReLU runs as one fused operation.
     pub fn forward_features(&self, mut x: Tensor<4>) -> Tensor<4> {
-        for layer in &self.features {
-            x = layer.forward(x);
+        if self.kernels == Kernels::Burn {
+            for layer in &self.features {
+                x = layer.forward(x);
+            }
+            return x;
+        }
+        let mut layers = self.features.iter().peekable();
+        while let Some(layer) = layers.next() {
+            x = match layer {
+                Feature::Conv(conv) => {
+                    let relu = matches!(layers.peek(), Some(Feature::Relu(_)));
+                    if relu {
+                        layers.next();
+                    }
+                    kernels::conv2d(conv, x, relu)
+                }
+                Feature::Relu(_) => kernels::relu(x),
+                Feature::Pool(pool) => kernels::max_pool2d(pool, x),
+                other => other.forward(x),
+            };
         }
         x
     }

@@ -90,7 +90,7 @@ pub fn train(exp: &Experiment, opts: &TrainOptions) -> Result<Outcome, TrainErro
     // Resume: keep the metrics rows that a complete checkpoint backs, drop the rest.
     let mut rows: Vec<EpochRow> =
         results::read_csv(&paths.metrics()).map_err(TrainError::Resume)?;
-    let vgg = VggConfig::from_model(&exp.model, data.pipeline.channels, data.num_classes);
+    let vgg = VggConfig::from_experiment(exp, data.pipeline.channels, data.num_classes);
     let resume = latest_complete(&paths.checkpoints(), rows.len().min(exp.train.epochs));
     if let Some(epoch) = resume {
         check_checkpoint_fits(

@@ -1,0 +1,165 @@
+//! A safe face for the `gemm` crate's f32 matrix product, the one routine every kernel of
+//! [`super`] spends its time in. `gemm` picks its micro-kernel (AVX2/FMA, AVX-512) at run time and
+//! splits large products over the rayon pool.
+
+/// A read-only matrix view: element `(i, j)` is `data[i * row_stride + j * col_stride]`.
+#[derive(Debug, Clone, Copy)]
+pub struct MatRef<'a> {
+    data: &'a [f32],
+    row_stride: usize,
+    col_stride: usize,
+}
+
+impl<'a> MatRef<'a> {
+    /// A row-major `rows × cols` matrix: `(i, j)` at `data[i * cols + j]`.
+    pub fn row_major(data: &'a [f32], cols: usize) -> Self {
+        Self {
+            data,
+            row_stride: cols,
+            col_stride: 1,
+        }
+    }
+
+    /// The transpose of a row-major matrix with `cols` columns: `(i, j)` at `data[j * cols + i]`.
+    pub fn transposed(data: &'a [f32], cols: usize) -> Self {
+        Self {
+            data,
+            row_stride: 1,
+            col_stride: cols,
+        }
+    }
+
+    fn check(&self, rows: usize, cols: usize, what: &str) {
+        if rows == 0 || cols == 0 {
+            return;
+        }
+        let last = (rows - 1) * self.row_stride + (cols - 1) * self.col_stride;
+        assert!(
+            last < self.data.len(),
+            "gemm: {what} view of {rows}×{cols} reaches past its {} elements",
+            self.data.len()
+        );
+    }
+}
+
+/// Whether one product may use the whole rayon pool or runs on the calling thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Threads {
+    /// Split over the pool (gemm decides how, by size).
+    Pool,
+    /// On the calling thread (the caller runs several products side by side).
+    One,
+}
+
+/// `dst (m×n, row-major) = [dst +] a (m×k) · b (k×n)`; `accumulate` adds to what `dst` holds.
+pub fn matmul(
+    dst: &mut [f32],
+    accumulate: bool,
+    a: MatRef<'_>,
+    b: MatRef<'_>,
+    (m, k, n): (usize, usize, usize),
+    threads: Threads,
+) {
+    assert!(dst.len() >= m * n, "gemm: destination smaller than {m}×{n}");
+    a.check(m, k, "left");
+    b.check(k, n, "right");
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            dst[..m * n].fill(0.0);
+        }
+        return;
+    }
+    // SAFETY: every element the product reads or writes lies inside the slices (checked above);
+    // `dst` is borrowed mutably, so it cannot alias `a` or `b`.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            a.data.as_ptr(),
+            a.col_stride as isize,
+            a.row_stride as isize,
+            b.data.as_ptr(),
+            b.col_stride as isize,
+            b.row_stride as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            match threads {
+                Threads::Pool => gemm::Parallelism::Rayon(0),
+                Threads::One => gemm::Parallelism::None,
+            },
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive(a: &[f32], b: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
+        let mut c = vec![0.0; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                c[i * n + j] = (0..k).map(|l| a[i * k + l] * b[l * n + j]).sum();
+            }
+        }
+        c
+    }
+
+    #[test]
+    fn matmul_matches_the_textbook_product_and_accumulates() {
+        let (m, k, n) = (5, 7, 3);
+        let a: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.37).sin()).collect();
+        let b: Vec<f32> = (0..k * n).map(|i| (i as f32 * 0.91).cos()).collect();
+        let want = naive(&a, &b, m, k, n);
+        let mut c = vec![0.0; m * n];
+        matmul(
+            &mut c,
+            false,
+            MatRef::row_major(&a, k),
+            MatRef::row_major(&b, n),
+            (m, k, n),
+            Threads::Pool,
+        );
+        for (x, y) in c.iter().zip(&want) {
+            assert!((x - y).abs() < 1e-5);
+        }
+        // bᵀ stored row-major (n×k), read through a transposed view.
+        let bt: Vec<f32> = (0..n * k).map(|i| b[(i % k) * n + i / k]).collect();
+        matmul(
+            &mut c,
+            true,
+            MatRef::row_major(&a, k),
+            MatRef::transposed(&bt, k),
+            (m, k, n),
+            Threads::Pool,
+        );
+        for (x, y) in c.iter().zip(&want) {
+            assert!((x - 2.0 * y).abs() < 1e-5);
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "reaches past")]
+    fn a_view_too_small_for_its_shape_is_refused() {
+        let mut c = vec![0.0; 4];
+        matmul(
+            &mut c,
+            false,
+            MatRef::row_major(&[1.0; 3], 2),
+            MatRef::row_major(&[1.0; 4], 2),
+            (2, 2, 2),
+            Threads::One,
+        );
+    }
+}
