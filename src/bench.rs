@@ -6,6 +6,7 @@
 //! are timed fully.
 
 pub mod data;
+pub mod peak;
 
 use std::time::Instant;
 

@@ -60,6 +60,13 @@ pub enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Measure this CPU's attainable f32 peak (FMAs on the widest vectors, on every thread):
+    /// the denominator of the GFLOP/s efficiencies in the README.
+    BenchPeak {
+        /// Seconds to measure.
+        #[arg(long, default_value_t = 2.0)]
+        seconds: f64,
+    },
     /// Measure the data pipeline: images/s of decode, rescale to S, random crop, flip and
     /// normalise on the JPEGs under DIR (scripts/bench-data.sh compares with torchvision).
     BenchData {
@@ -205,6 +212,12 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 crate::results::write_atomic(&path, &csv)
                     .with_context(|| format!("writing {}", path.display()))?;
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::BenchPeak { seconds }) => {
+            let peak = crate::bench::peak::measure(seconds.max(0.1));
+            let csv = crate::results::to_csv(std::slice::from_ref(&peak))?;
+            print_stdout(&String::from_utf8_lossy(&csv));
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::BenchData {

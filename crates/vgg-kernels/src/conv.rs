@@ -20,7 +20,11 @@ use super::gemm::{MatRef, Threads, matmul};
 use super::layout::SendPtr;
 use super::simd::multiversion;
 
-/// Largest column matrix (floats) one GEMM works on: 8 MiB, two L2 caches.
+/// Rows (output pixels) one GEMM works on, at least: enough to keep the micro-kernels busy, few
+/// enough that the column matrix of a small layer stays in L2 between im2col and the GEMM.
+const GEMM_ROWS: usize = 512;
+
+/// Largest column matrix (floats) one GEMM works on: 8 MiB.
 const COLS_BUDGET: usize = 1 << 21;
 
 /// Elements below which an element-wise pass is not split over threads.
@@ -85,10 +89,14 @@ impl ConvGeometry {
         }
     }
 
-    /// Images per GEMM: as many as keep the column matrix within [`COLS_BUDGET`], at least one.
+    /// Images per GEMM: enough for [`GEMM_ROWS`] rows, within [`COLS_BUDGET`], at least one.
     fn images_per_chunk(&self) -> usize {
-        let per_image = (self.patch() * self.plane()).max(1);
-        (COLS_BUDGET / per_image).clamp(1, self.batch.max(1))
+        let plane = self.plane().max(1);
+        let per_image = (self.patch() * plane).max(1);
+        GEMM_ROWS
+            .div_ceil(plane)
+            .min(COLS_BUDGET / per_image)
+            .clamp(1, self.batch.max(1))
     }
 
     fn check(&self, what: &str, len: usize, want: usize) {
@@ -155,36 +163,46 @@ fn im2col(x: &[f32], g: &ConvGeometry, first: usize, cols: &mut [f32], threads: 
     }
 }
 
-/// Row `(n, i)` of the column matrix: `width` pixels of `k·k·c_in` values.
-fn im2col_row(x: &[f32], g: &ConvGeometry, n: usize, i: usize, dst: &mut [f32]) {
-    let (k, c, h, w) = (g.kernel, g.c_in, g.height, g.width);
-    let (pad, patch) = (k / 2, g.patch());
-    for tap in 0..k * k {
-        let (kh, kw) = (tap / k, tap % k);
-        let si = (i + kh).wrapping_sub(pad);
-        if si >= h {
+multiversion! {
+    /// Row `(n, i)` of the column matrix: `width` pixels of `k·k·c_in` values.
+    fn im2col_row(x: &[f32], g: &ConvGeometry, n: usize, i: usize, dst: &mut [f32]) {
+        let (k, c, h, w) = (g.kernel, g.c_in, g.height, g.width);
+        let (pad, patch) = (k / 2, g.patch());
+        for tap in 0..k * k {
+            let (kh, kw) = (tap / k, tap % k);
+            let si = (i + kh).wrapping_sub(pad);
+            let src_row = (si < h).then(|| &x[(n * h + si) * w * c..][..w * c]);
             for j in 0..w {
-                dst[j * patch + tap * c..][..c].fill(0.0);
-            }
-            continue;
-        }
-        let src_row = &x[(n * h + si) * w * c..][..w * c];
-        for j in 0..w {
-            let out = &mut dst[j * patch + tap * c..][..c];
-            let sj = (j + kw).wrapping_sub(pad);
-            if sj < w {
-                out.copy_from_slice(&src_row[sj * c..][..c]);
-            } else {
-                out.fill(0.0);
+                let out = &mut dst[j * patch + tap * c..][..c];
+                let sj = (j + kw).wrapping_sub(pad);
+                match src_row {
+                    Some(row) if sj < w => copy_channels(out, &row[sj * c..][..c]),
+                    _ => out.fill(0.0),
+                }
             }
         }
+    }
+}
+
+/// `dst.copy_from_slice(src)` for a pixel's channels, in 16-float blocks the compiler moves
+/// inline (a `memcpy` call costs more than the copy for VGG's 16 to 512 channels).
+#[inline(always)]
+fn copy_channels(dst: &mut [f32], src: &[f32]) {
+    let mut d = dst.chunks_exact_mut(16);
+    let mut s = src.chunks_exact(16);
+    for (d, s) in (&mut d).zip(&mut s) {
+        let block: &[f32; 16] = s.try_into().expect("chunks_exact yields 16");
+        d.copy_from_slice(block);
+    }
+    for (d, s) in d.into_remainder().iter_mut().zip(s.remainder()) {
+        *d = *s;
     }
 }
 
 /// The weights as the GEMM's right operand: `[k·k·c_in, c_out]`, row `(tap, ci)`. With `rotate`,
 /// those of the input-gradient convolution instead: `[k·k·c_out, c_in]`, row `(tap, co)` holding
 /// `W[co, ci, k-1-kh, k-1-kw]`.
-fn weight_matrix(weight: &[f32], g: &ConvGeometry, rotate: bool) -> Vec<f32> {
+pub(crate) fn weight_matrix(weight: &[f32], g: &ConvGeometry, rotate: bool) -> Vec<f32> {
     let (taps, c_in, c_out) = (g.taps(), g.c_in, g.c_out);
     let mut m = vec![0.0f32; weight.len()];
     let dst = SendPtr(m.as_mut_ptr());
@@ -245,6 +263,18 @@ fn forward_with(
     if let Some(b) = bias {
         g.check("bias", b.len(), g.c_out);
     }
+    super::direct::forward(x, w_matrix, bias, g, relu)
+        .unwrap_or_else(|| forward_gemm(x, w_matrix, bias, g, relu))
+}
+
+/// [`forward_with`] as im2col + GEMM, for every geometry.
+pub(crate) fn forward_gemm(
+    x: &[f32],
+    w_matrix: &[f32],
+    bias: Option<&[f32]>,
+    g: &ConvGeometry,
+    relu: bool,
+) -> Vec<f32> {
     let mut out = vec![0.0f32; g.output_len()];
     let groups = image_groups(g.batch);
     let threads = threads_per_group(&groups);
@@ -380,11 +410,12 @@ pub fn backward(
     }
 }
 
-/// dW = dYᵀ · cols, one GEMM per chunk of images, accumulated; returned as `[c_out, c_in, k, k]`.
+/// dW = colsᵀ · dY, one GEMM per chunk of images, accumulated; returned as
+/// `[c_out, c_in, k, k]`.
 fn weight_grad(x: &[f32], dy: &[f32], g: &ConvGeometry) -> Vec<f32> {
     let groups = image_groups(g.batch);
     let threads = threads_per_group(&groups);
-    // [c_out, (tap, ci)] as the GEMM leaves it, summed over the groups' partial products.
+    // [(tap, ci), c_out] as the GEMM leaves it, summed over the groups' partial products.
     let dw = groups
         .into_par_iter()
         .map(|images| weight_grad_images(x, dy, g, images, threads))
@@ -393,23 +424,28 @@ fn weight_grad(x: &[f32], dy: &[f32], g: &ConvGeometry) -> Vec<f32> {
             a
         })
         .unwrap_or_else(|| vec![0.0; g.weight_len()]);
-    let patch = g.patch();
-    // [co, tap, ci] → [co, ci, tap], output channel by output channel
-    let (taps, c_in) = (g.taps(), g.c_in);
-    let mut out = vec![0.0f32; dw.len()];
-    out.par_chunks_mut(patch)
-        .zip(dw.par_chunks(patch))
-        .for_each(|(dst, src)| {
-            for ci in 0..c_in {
-                for tap in 0..taps {
-                    dst[ci * taps + tap] = src[tap * c_in + ci];
-                }
-            }
-        });
-    out
+    from_weight_matrix(&dw, g)
 }
 
-/// dW (`[c_out, (tap, ci)]`) of the images `images` alone.
+/// The inverse of [`weight_matrix`] (not rotated): `[(tap, ci), c_out]` → `[c_out, c_in, k, k]`.
+fn from_weight_matrix(m: &[f32], g: &ConvGeometry) -> Vec<f32> {
+    let (taps, c_in, c_out) = (g.taps(), g.c_in, g.c_out);
+    let mut weight = vec![0.0f32; m.len()];
+    let dst = SendPtr(weight.as_mut_ptr());
+    // One task per input channel: rows (·, ci) of `m`, read in order.
+    (0..c_in).into_par_iter().for_each(|ci| {
+        for tap in 0..taps {
+            let row = &m[(tap * c_in + ci) * c_out..][..c_out];
+            for (co, v) in row.iter().enumerate() {
+                // SAFETY: elements (·, ci, ·) belong to this task alone; in bounds.
+                unsafe { *dst.ptr().add((co * c_in + ci) * taps + tap) = *v };
+            }
+        }
+    });
+    weight
+}
+
+/// dW (`[(tap, ci), c_out]`) of the images `images` alone.
 fn weight_grad_images(
     x: &[f32],
     dy: &[f32],
@@ -436,9 +472,9 @@ fn weight_grad_images(
             matmul(
                 &mut dw,
                 first > images.start,
-                MatRef::transposed(dy_chunk, c_out),
-                MatRef::row_major(cols, patch),
-                (c_out, rows, patch),
+                MatRef::transposed(cols, patch),
+                MatRef::row_major(dy_chunk, c_out),
+                (patch, rows, c_out),
                 threads,
             );
         }

@@ -10,6 +10,7 @@
 //! paddings), so a model can call them unconditionally.
 
 pub mod conv;
+mod direct;
 mod flex;
 pub mod gemm;
 pub mod layout;
