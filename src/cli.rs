@@ -11,6 +11,7 @@ use crate::config::Experiment;
 use crate::error::{ConfigError, DataError, TrainError};
 use crate::model::{VggConfig, summary};
 use crate::train::{Outcome, TrainOptions};
+use crate::util::one_line;
 
 /// Train and compare the VGG configurations of Simonyan & Zisserman (ICLR 2015).
 ///
@@ -259,8 +260,13 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             );
             for r in &outcome.rows {
                 println!(
-                    "{:<18} {:<14} {:>9.2}% {:>9.2}%",
-                    r.protocol, r.scales, r.top1_err, r.top5_err
+                    "{:<18} {:<14} {:>9.2}% {:>10}",
+                    r.protocol,
+                    r.scales,
+                    r.top1_err,
+                    r.top5_err
+                        .map(|v| format!("{v:.2}%"))
+                        .unwrap_or_else(|| "-".into())
                 );
             }
             println!("results: {}", outcome.results.display());
@@ -328,15 +334,17 @@ fn train(args: &TrainArgs) -> Result<ExitCode> {
         Outcome::Trained(row) => (row, ""),
         Outcome::AlreadyFinished(row) => (row, " (already finished; --fresh to retrain)"),
     };
+    let pct = |v: Option<f64>| v.map(|v| format!("{v:.2}%")).unwrap_or_else(|| "-".into());
     println!(
-        "{}: {} on {}: top-1 error {:.2}%  top-5 error {:.2}%  (best epoch {} of {}, {}, {:.0} s){note}",
+        "{}: {} on {}: test top-1 error {:.2}%  top-5 error {}  (model of epoch {} of {}, chosen by validation top-1 error {}; {}, {:.0} s){note}",
         exp.name,
         row.arch,
         row.dataset,
         row.top1_err,
-        row.top5_err,
+        pct(row.top5_err),
         row.best_epoch,
         row.epochs,
+        pct(row.val_top1_err),
         row.status,
         row.wall_seconds
     );
@@ -352,11 +360,6 @@ fn train(args: &TrainArgs) -> Result<ExitCode> {
 fn print_stdout(text: &str) {
     use std::io::Write;
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
-}
-
-/// Joins a multi-line message into one line.
-pub fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Exit status for an error: 2 for usage, config and data errors, 1 for the rest.
@@ -378,7 +381,10 @@ pub fn exit_code(err: &anyhow::Error) -> ExitCode {
     ExitCode::from(1)
 }
 
-/// A bug must not greet the user with a backtrace: print one line and exit with status 101.
+/// A bug must not greet the user with a backtrace: print one line and exit with status 101,
+/// whichever thread panicked (a panic in the batch producer or a rayon task must not leave the
+/// process running half-dead). Every output is written atomically, so exiting loses nothing
+/// already written.
 fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
         let msg = info
@@ -395,5 +401,6 @@ fn install_panic_hook() {
             "error: internal error: {}{at}; please report it with the command you ran",
             one_line(&msg)
         );
+        std::process::exit(101);
     }));
 }

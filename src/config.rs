@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ConfigError;
 use crate::model::arch::Arch;
+use crate::util::one_line;
 
 /// One experiment: model, data, augmentation, optimisation and where to run it.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -195,8 +196,17 @@ pub struct DataConfig {
     pub image_size: usize,
     /// Use only this many training images (a deterministic subset); 0 = all.
     pub train_limit: usize,
+    /// Images held out of the training set for validation (best epoch, plateau schedule,
+    /// stall check): a fraction (`0.1`) or a count (`5000`), chosen by a fixed permutation
+    /// and the same for every run; `0` = none, the test split validates (biased: the reported
+    /// error is then the best over epochs of the test error). Absent = 10 % for Fashion-MNIST,
+    /// MNIST and CIFAR, 0 for image folders (whose `val/` is the paper's test set).
+    pub val_split: Option<ValSplit>,
     /// Use only this many validation images (a deterministic subset); 0 = all.
     pub val_limit: usize,
+    /// Use only this many test images (a deterministic subset); 0 = all. With `val_split = 0`
+    /// the test split is the validation split and `val_limit` applies.
+    pub test_limit: usize,
     /// Channels fed to the network for grey data sets: 1, or 3 (grey replicated).
     pub channels: usize,
     /// Grey 28×28 data sets: pad or resize to `image_size`.
@@ -222,7 +232,9 @@ impl Default for DataConfig {
             path: PathBuf::new(),
             image_size: 224,
             train_limit: 0,
+            val_split: None,
             val_limit: 0,
+            test_limit: 0,
             channels: 3,
             fit: Fit::Pad,
             resize: 0,
@@ -231,6 +243,52 @@ impl Default for DataConfig {
             workers: 0,
             max_bad_images: 10,
         }
+    }
+}
+
+/// How many training images `data.val_split` holds out.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ValSplit {
+    /// This many images.
+    Count(usize),
+    /// This fraction of the training images, in [0, 1).
+    Fraction(f64),
+}
+
+impl ValSplit {
+    /// Images held out of `train_images`.
+    pub fn images(self, train_images: usize) -> usize {
+        match self {
+            ValSplit::Count(n) => n.min(train_images),
+            ValSplit::Fraction(f) => ((train_images as f64 * f).round() as usize).min(train_images),
+        }
+    }
+
+    /// Whether nothing is held out.
+    pub fn is_none(self) -> bool {
+        self.images(usize::MAX / 2) == 0
+    }
+}
+
+impl DataConfig {
+    /// The subset size of the test split: `test_limit`, or `val_limit` when the test split is
+    /// also the validation split (`val_split = 0`).
+    pub fn effective_test_limit(&self) -> usize {
+        if self.effective_val_split().is_none() {
+            self.val_limit
+        } else {
+            self.test_limit
+        }
+    }
+
+    /// `val_split`, or the data set's default: 10 % held out of Fashion-MNIST, MNIST and
+    /// CIFAR, none of image folders.
+    pub fn effective_val_split(&self) -> ValSplit {
+        self.val_split.unwrap_or(match self.dataset {
+            DatasetKind::ImageFolder => ValSplit::Count(0),
+            _ => ValSplit::Fraction(0.1),
+        })
     }
 }
 
@@ -512,20 +570,22 @@ impl Experiment {
         overrides: &[String],
     ) -> Result<Experiment, ConfigError> {
         // First pass on the file alone, so that errors point at its lines.
-        let mut exp: Experiment = toml::from_str(text).map_err(|e| parse_error(path, text, &e))?;
+        let mut exp = parse_experiment(path, text)?;
         if !overrides.is_empty() {
             let mut table: toml::Table =
                 toml::from_str(text).map_err(|e| parse_error(path, text, &e))?;
             for assignment in overrides {
                 apply_override(&mut table, assignment)?;
-                exp = Experiment::deserialize(toml::Value::Table(table.clone())).map_err(|e| {
-                    ConfigError::Override {
+                exp = serde_path_to_error::deserialize(toml::Value::Table(table.clone())).map_err(
+                    |e| ConfigError::Override {
                         assignment: assignment.clone(),
-                        message: one_line(e.message()),
-                    }
-                })?;
+                        message: format!("{}: {}", e.path(), one_line(e.inner().message())),
+                    },
+                )?;
             }
         }
+        // The resolved config says what ran, whatever the defaults of a later version.
+        exp.data.val_split = Some(exp.data.effective_val_split());
         if exp.name.is_empty() {
             exp.name = path
                 .file_stem()
@@ -625,6 +685,33 @@ impl Experiment {
         }
         if d.std.iter().any(|s| *s <= 0.0) {
             return bad("data.std", format!("{:?}", d.std), "every std must be > 0");
+        }
+        if d.resize != 0 && d.resize < d.image_size {
+            return bad(
+                "data.resize",
+                d.resize.to_string(),
+                &format!(
+                    "must be at least data.image_size ({}): the evaluation crop is cut from the image rescaled to it (0 = image_size * 8 / 7)",
+                    d.image_size
+                ),
+            );
+        }
+        match d.val_split {
+            Some(ValSplit::Fraction(f)) if !(0.0..1.0).contains(&f) => {
+                return bad(
+                    "data.val_split",
+                    f.to_string(),
+                    "a fraction must be in [0, 1), e.g. 0.1; or give a count of images",
+                );
+            }
+            _ => {}
+        }
+        if d.effective_val_split().is_none() && d.test_limit != 0 && d.test_limit != d.val_limit {
+            return bad(
+                "data.test_limit",
+                d.test_limit.to_string(),
+                "with data.val_split = 0 the test split is the validation split: set data.val_limit",
+            );
         }
         let t = &self.train;
         let a = &self.augment;
@@ -761,10 +848,52 @@ impl Experiment {
     pub fn run_dir(&self) -> PathBuf {
         self.run.output_dir.join(&self.name)
     }
+
+    /// A short hash of the recipe: everything but the name, the seed, where it ran and how
+    /// many data threads it used. Runs with equal hashes differ only in their seed, so a
+    /// report averages them, and only them.
+    pub fn recipe_hash(&self) -> String {
+        let recipe = Experiment {
+            name: String::new(),
+            train: TrainConfig {
+                seed: 0,
+                ..self.train.clone()
+            },
+            data: DataConfig {
+                workers: 0,
+                ..self.data.clone()
+            },
+            run: RunConfig {
+                precision: self.run.precision,
+                ..RunConfig::default()
+            },
+            ..self.clone()
+        };
+        // FNV-1a over the canonical TOML: stable across builds and platforms.
+        let hash = recipe
+            .to_toml()
+            .bytes()
+            .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+                (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
+            });
+        format!("{:08x}", hash >> 32)
+    }
 }
 
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+/// Deserialises the experiment, naming the dotted key of a value of the wrong type.
+fn parse_experiment(path: &Path, text: &str) -> Result<Experiment, ConfigError> {
+    let de = toml::Deserializer::parse(text).map_err(|e| parse_error(path, text, &e))?;
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let key = e.path().to_string();
+        let mut err = parse_error(path, text, e.inner());
+        if let ConfigError::Parse { message, .. } = &mut err
+            && key != "."
+            && !key.is_empty()
+        {
+            *message = format!("{key}: {message}");
+        }
+        err
+    })
 }
 
 fn parse_error(path: &Path, text: &str, e: &toml::de::Error) -> ConfigError {

@@ -120,7 +120,7 @@ pub fn set_precision(
             "run.precision = \"{}\" on {}: {}; use \"f32\" (half precision needs a GPU backend that supports it, see the README)",
             precision.name(),
             spec.name(),
-            crate::cli::one_line(&format!("{e:?}"))
+            crate::util::one_line(&format!("{e:?}"))
         )
     })
 }

@@ -94,6 +94,16 @@ pub enum DataError {
         /// The last error.
         last: String,
     },
+    /// The batches of an epoch stopped before its last image (the producing thread died).
+    #[error(
+        "the batch producer stopped after {consumed} of the epoch's {total} images; the run stops rather than count a partial epoch (rerun to resume from the last checkpoint)"
+    )]
+    ShortEpoch {
+        /// Images the epoch delivered.
+        consumed: usize,
+        /// Images it should have delivered.
+        total: usize,
+    },
 }
 
 impl DataError {

@@ -19,3 +19,4 @@ pub mod report;
 pub mod results;
 pub mod sweep;
 pub mod train;
+pub mod util;

@@ -43,7 +43,7 @@ fn main() -> ExitCode {
     match vgg_train::cli::run(cli) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {}", vgg_train::cli::one_line(&format!("{err:#}")));
+            eprintln!("error: {}", vgg_train::util::one_line(&format!("{err:#}")));
             vgg_train::cli::exit_code(&err)
         }
     }

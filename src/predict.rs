@@ -1,6 +1,7 @@
-//! `vgg-train predict`: the top-5 classes of image files, one JSON line per image, with
-//! torchvision's preprocessing (shorter side to `data.resize`, 256 for 224 crops; centre
-//! crop; the data set's mean and std).
+//! `vgg-train predict`: the top-5 classes of image files, one JSON line per image, through the
+//! preprocessing of evaluation's centre view: for image folders torchvision's (shorter side to
+//! `data.resize`, 256 for 224 crops; centre crop), for the 28×28 and 32×32 sets `data.fit` to
+//! `data.image_size`; then the data set's mean and std.
 
 use std::path::{Path, PathBuf};
 
@@ -58,9 +59,11 @@ fn num_classes(exp: &Experiment) -> usize {
     exp.data.dataset.standard_classes()
 }
 
-/// Decodes, rescales, centre-crops and normalises one image: `channels × size × size` floats.
+/// Decodes one image and prepares it exactly as evaluation prepares a test image for the
+/// centre protocol: `channels × size × size` floats.
 pub fn preprocess(exp: &Experiment, path: &Path) -> Result<Vec<f32>, DataError> {
     let d = &exp.data;
+    let pipeline = data::pipeline(d, &exp.augment);
     let rgb = folder::decode_rgb(path)?;
     let img = if d.channels == 1 {
         let grey = image::DynamicImage::ImageRgb8(rgb).to_luma8();
@@ -73,17 +76,25 @@ pub fn preprocess(exp: &Experiment, path: &Path) -> Result<Vec<f32>, DataError> 
     } else {
         Img::from_rgb(&rgb)
     };
-    let resize = if d.resize == 0 {
-        d.image_size * 8 / 7
-    } else {
-        d.resize
-    };
-    let img = img.resize_shorter(resize);
     let s = d.image_size;
+    // As `Pipeline::base_image` then the test scale of `DataSet::default_test_scale`.
+    let (img, q) = if d.dataset == DatasetKind::ImageFolder {
+        (img, pipeline.eval_resize)
+    } else {
+        (augment::fit_to(img, s, d.fit), s)
+    };
+    let img = img.resize_shorter(q);
     let mut out = vec![0f32; d.channels * s * s];
     let crop = Crop::center(img.height, img.width, s);
-    let norm = data::normalization(d);
-    augment::write_normalized(&img, crop, s, &norm, &[], d.channels, &mut out);
+    augment::write_normalized(
+        &img,
+        crop,
+        s,
+        &pipeline.normalize,
+        &[],
+        d.channels,
+        &mut out,
+    );
     Ok(out)
 }
 

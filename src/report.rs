@@ -30,9 +30,11 @@ pub struct Run {
     pub dir: PathBuf,
     /// One of its results rows.
     pub result: ResultRow,
-    /// Whether the row is the training run's own validation (its first row); evaluation
-    /// rows (`[eval]`, `vgg-train eval`) are not.
+    /// Whether the row is the training run's own (its first row); evaluation rows (`[eval]`,
+    /// `vgg-train eval`) are not.
     pub primary: bool,
+    /// [`crate::config::Experiment::recipe_hash`] of the run's `config.toml`.
+    pub recipe: String,
     /// Its per-epoch metrics.
     pub metrics: Vec<EpochRow>,
 }
@@ -74,10 +76,17 @@ pub fn collect(dir: &Path) -> Result<Collection, String> {
         if d != dir && results.is_file() && d.join("config.toml").is_file() {
             let rows: Vec<ResultRow> = read_csv(&results)?;
             let metrics: Vec<EpochRow> = read_csv(&metrics_path)?;
+            let config = d.join("config.toml");
+            let text = std::fs::read_to_string(&config)
+                .map_err(|e| format!("{}: {e}", config.display()))?;
+            let recipe = crate::config::Experiment::from_toml_str(&text, &config, &[])
+                .map_err(|e| e.to_string())?
+                .recipe_hash();
             for (i, result) in rows.into_iter().enumerate() {
                 out.runs.push(Run {
                     dir: d.clone(),
                     primary: i == 0 && result.is_from_training(),
+                    recipe: recipe.clone(),
                     result,
                     metrics: metrics.clone(),
                 });
@@ -107,9 +116,22 @@ pub fn mean_std(values: &[f64]) -> (f64, Option<f64>) {
     (mean, Some(var.sqrt()))
 }
 
+/// Mean and sample standard deviation of values that may be absent: `None` unless every run
+/// has one (top-5 errors of data sets with fewer than 5 classes).
+fn mean_std_all(values: &[Option<f64>]) -> (Option<f64>, Option<f64>) {
+    let present: Vec<f64> = values.iter().flatten().copied().collect();
+    if present.is_empty() || present.len() < values.len() {
+        return (None, None);
+    }
+    let (m, s) = mean_std(&present);
+    (Some(m), s)
+}
+
 /// Runs that differ only in their seed.
 #[derive(Debug, Clone, Serialize)]
 pub struct Group {
+    /// Short hash of the runs' common recipe (their config without name, seed and `[run]`).
+    pub recipe: String,
     /// Data set.
     pub dataset: String,
     /// Configuration.
@@ -137,17 +159,21 @@ pub struct Group {
     pub seeds: usize,
     /// Epochs run (max over seeds).
     pub epochs: usize,
-    /// Mean top-1 error, %.
+    /// Mean test top-1 error, %.
     pub top1_err: f64,
-    /// Standard deviation of top-1 error over seeds (empty with one seed).
+    /// Standard deviation of test top-1 error over seeds (empty with one seed).
     pub top1_std: Option<f64>,
-    /// Mean top-5 error, %.
-    pub top5_err: f64,
-    /// Standard deviation of top-5 error over seeds.
+    /// Mean test top-5 error, % (empty for fewer than 5 classes).
+    pub top5_err: Option<f64>,
+    /// Standard deviation of test top-5 error over seeds.
     pub top5_std: Option<f64>,
-    /// The paper's Table 3 top-1 error, for ImageNet runs.
+    /// Mean validation top-1 error at the best epoch, % (training rows).
+    pub val_top1_err: Option<f64>,
+    /// Its standard deviation over seeds.
+    pub val_top1_std: Option<f64>,
+    /// The paper's Table 3 top-1 error, beside ImageNet rows of its protocol (dense).
     pub paper_top1_err: Option<f64>,
-    /// The paper's Table 3 top-5 error, for ImageNet runs.
+    /// The paper's Table 3 top-5 error, likewise.
     pub paper_top5_err: Option<f64>,
     #[serde(skip)]
     curves: Vec<Vec<f64>>,
@@ -183,10 +209,21 @@ fn is_imagenet(dataset: &str) -> bool {
     dataset == "image-folder" || dataset.contains("imagenet")
 }
 
-/// Groups the runs by (dataset, arch, batch_norm, width, image_size) and test protocol, in
-/// the paper's order, the training runs' own rows first.
+/// Groups the runs by recipe (their config without the seed) and test protocol, in the
+/// paper's order, the training runs' own rows first. Only runs of one recipe are averaged.
 pub fn group(runs: &[Run]) -> Vec<Group> {
-    type Key = (String, bool, usize, bool, u64, usize, String, String, bool);
+    type Key = (
+        String,
+        bool,
+        usize,
+        bool,
+        u64,
+        usize,
+        String,
+        String,
+        String,
+        bool,
+    );
     let order = |arch: &str| {
         Arch::parse(arch)
             .ok()
@@ -203,6 +240,7 @@ pub fn group(runs: &[Run]) -> Vec<Group> {
             r.batch_norm,
             r.width.to_bits(),
             r.image_size,
+            run.recipe.clone(),
             r.protocol.clone(),
             r.scales.clone(),
             r.is_from_training(),
@@ -214,14 +252,18 @@ pub fn group(runs: &[Run]) -> Vec<Group> {
         .map(|members| {
             let first = &members[0].result;
             let top1: Vec<f64> = members.iter().map(|m| m.result.top1_err).collect();
-            let top5: Vec<f64> = members.iter().map(|m| m.result.top5_err).collect();
+            let top5: Vec<Option<f64>> = members.iter().map(|m| m.result.top5_err).collect();
+            let val: Vec<Option<f64>> = members.iter().map(|m| m.result.val_top1_err).collect();
             let (top1_err, top1_std) = mean_std(&top1);
-            let (top5_err, top5_std) = mean_std(&top5);
+            let (top5_err, top5_std) = mean_std_all(&top5);
+            let (val_top1_err, val_top1_std) = mean_std_all(&val);
             let arch = Arch::parse(&first.arch).ok();
+            // Table 3 is dense evaluation: its numbers stand beside dense rows only.
             let paper = arch
-                .filter(|_| is_imagenet(&first.dataset) && members[0].primary)
+                .filter(|_| is_imagenet(&first.dataset) && first.protocol == "dense")
                 .and_then(|a| PAPER_TABLE3.iter().find(|p| p.0 == a));
             Group {
+                recipe: members[0].recipe.clone(),
                 dataset: first.dataset.clone(),
                 arch: first.arch.clone(),
                 weight_layers: arch.map(Arch::weight_layers).unwrap_or(0),
@@ -243,6 +285,8 @@ pub fn group(runs: &[Run]) -> Vec<Group> {
                 top1_std,
                 top5_err,
                 top5_std,
+                val_top1_err,
+                val_top1_std,
                 paper_top1_err: paper.map(|p| p.1),
                 paper_top5_err: paper.map(|p| p.2),
                 curves: members
@@ -331,6 +375,11 @@ fn pm(mean: f64, std: Option<f64>) -> String {
     }
 }
 
+/// [`pm`] for a mean that may be absent (`-`).
+fn pm_opt(mean: Option<f64>, std: Option<f64>) -> String {
+    mean.map(|m| pm(m, std)).unwrap_or_else(|| "-".into())
+}
+
 /// The report as Markdown.
 pub fn markdown(dir: &Path, c: &Collection, all_groups: &[Group], plots: &[String]) -> String {
     let groups: Vec<Group> = all_groups.iter().filter(|g| g.primary).cloned().collect();
@@ -339,7 +388,7 @@ pub fn markdown(dir: &Path, c: &Collection, all_groups: &[Group], plots: &[Strin
     let _ = writeln!(md, "# Depth study: {}\n", dir.display());
     let _ = writeln!(
         md,
-        "{} finished runs in {} configurations. Errors are validation errors in % (mean ± sample std over seeds) at each run's best epoch. Made by `vgg-train report {}`.\n",
+        "{} finished runs in {} configurations. Errors in % (mean ± sample std over seeds): **test** errors of each run's model at its best epoch, the epoch chosen by validation error (`val top-1`; on the test split itself where no validation split is held out). Made by `vgg-train report {}`.\n",
         c.runs.iter().filter(|r| r.primary).count(),
         groups.len(),
         dir.display()
@@ -355,40 +404,32 @@ pub fn markdown(dir: &Path, c: &Collection, all_groups: &[Group], plots: &[Strin
             .filter(|g| &g.dataset == ds)
             .cloned()
             .collect();
-        let imagenet = gs.iter().any(|g| g.paper_top1_err.is_some());
         let _ = writeln!(md, "## {ds}\n");
-        let mut header =
-            "| config | weight layers | params | top-1 err | top-5 err | seeds | epochs |"
-                .to_string();
-        let mut rule = "|---|---:|---:|---:|---:|---:|---:|".to_string();
-        if imagenet {
-            header += " paper top-1 | paper top-5 |";
-            rule += "---:|---:|";
-        }
-        let _ = writeln!(md, "{header}\n{rule}");
+        let _ = writeln!(
+            md,
+            "| config | recipe | weight layers | params | top-1 err | top-5 err | val top-1 err | seeds | epochs |\n|---|---|---:|---:|---:|---:|---:|---:|---:|"
+        );
         for g in &gs {
-            let _ = write!(
+            let _ = writeln!(
                 md,
-                "| {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 g.label(),
+                g.recipe,
                 g.weight_layers,
                 g.params,
                 pm(g.top1_err, g.top1_std),
-                pm(g.top5_err, g.top5_std),
+                pm_opt(g.top5_err, g.top5_std),
+                pm_opt(g.val_top1_err, g.val_top1_std),
                 g.seeds,
                 g.epochs
             );
-            if imagenet {
-                let f = |v: Option<f64>| v.map(|x| format!("{x:.1}")).unwrap_or_default();
-                let _ = write!(md, " {} | {} |", f(g.paper_top1_err), f(g.paper_top5_err));
-            }
-            md.push('\n');
         }
         let comps = comparisons(&gs);
+        let imagenet = comps.iter().any(|c| c.paper_diff.is_some());
         if !comps.is_empty() {
             let _ = writeln!(
                 md,
-                "\n### The paper's comparisons (top-1 error)\n\n| comparison | question | difference (pp) | 2 × SE of difference | larger than seed spread? |{}\n|---|---|---:|---:|---|{}",
+                "\n### The paper's comparisons (test top-1 error)\n\n| comparison | question | difference (pp) | 2 × SE of difference | larger than seed spread? |{}\n|---|---|---:|---:|---|{}",
                 if imagenet { " paper |" } else { "" },
                 if imagenet { "---:|" } else { "" }
             );
@@ -426,20 +467,23 @@ pub fn markdown(dir: &Path, c: &Collection, all_groups: &[Group], plots: &[Strin
     if !protocol_groups.is_empty() {
         let _ = writeln!(
             md,
-            "## Test protocols\n\nRows of `[eval]` and `vgg-train eval`: the best model of each run (or a weights file) under the paper's test protocols (§3.2, Tables 3-5).\n\n| data set | config | weights | protocol | Q | top-1 err | top-5 err | runs |\n|---|---|---|---|---|---:|---:|---:|"
+            "## Test protocols\n\nRows of `[eval]` and `vgg-train eval`: the best model of each run (or a weights file) under the paper's test protocols (§3.2, Tables 3-5), with Table 3's numbers beside ImageNet rows of its protocol (dense).\n\n| data set | config | weights | protocol | Q | top-1 err | top-5 err | runs | paper top-1 | paper top-5 |\n|---|---|---|---|---|---:|---:|---:|---:|---:|"
         );
         for g in &protocol_groups {
+            let f = |v: Option<f64>| v.map(|x| format!("{x:.1}")).unwrap_or_default();
             let _ = writeln!(
                 md,
-                "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 g.dataset,
                 g.label(),
                 g.weights,
                 g.protocol,
                 g.scales,
                 pm(g.top1_err, g.top1_std),
-                pm(g.top5_err, g.top5_std),
-                g.seeds
+                pm_opt(g.top5_err, g.top5_std),
+                g.seeds,
+                f(g.paper_top1_err),
+                f(g.paper_top5_err)
             );
         }
         md.push('\n');
@@ -464,20 +508,22 @@ pub fn markdown(dir: &Path, c: &Collection, all_groups: &[Group], plots: &[Strin
     }
     let _ = writeln!(
         md,
-        "## Runs\n\n| run | arch | protocol | Q | seed | top-1 err | top-5 err | best epoch | epochs | status | wall s |\n|---|---|---|---|---:|---:|---:|---:|---:|---|---:|"
+        "## Runs\n\n| run | arch | protocol | Q | seed | top-1 err | top-5 err | val top-1 err | best epoch | epochs | status | wall s |\n|---|---|---|---|---:|---:|---:|---:|---:|---:|---|---:|"
     );
+    let f = |v: Option<f64>| v.map(|x| format!("{x:.2}")).unwrap_or_else(|| "-".into());
     for r in &c.runs {
         let x = &r.result;
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {:.2} | {:.2} | {} | {} | {} | {:.0} |",
+            "| {} | {} | {} | {} | {} | {:.2} | {} | {} | {} | {} | {} | {:.0} |",
             x.name,
             x.arch,
             x.protocol,
             x.scales,
             x.seed,
             x.top1_err,
-            x.top5_err,
+            f(x.top5_err),
+            f(x.val_top1_err),
             x.best_epoch,
             x.epochs,
             x.status,

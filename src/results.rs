@@ -37,32 +37,84 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     result
 }
 
-/// One row of `metrics.csv`: one epoch. Errors are percentages.
+/// Serialises a float rounded to 4 decimals (errors, losses), so that files diff cleanly.
+fn round4<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(round_to(*v, 4))
+}
+
+/// [`round4`] for an optional value (empty when absent).
+fn round4_opt<S: serde::Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(v) => s.serialize_some(&round_to(*v, 4)),
+        None => s.serialize_none(),
+    }
+}
+
+/// Serialises a float rounded to 2 decimals (seconds, images per second).
+fn round2<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(round_to(*v, 2))
+}
+
+/// Serialises a float to 6 significant digits (learning rates, which span decades).
+fn significant6<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+    let v = if *v == 0.0 || !v.is_finite() {
+        *v
+    } else {
+        let digits = 5 - v.abs().log10().floor() as i32;
+        round_to(*v, digits)
+    };
+    s.serialize_f64(v)
+}
+
+/// `v` rounded to `decimals` decimal places (negative: to tens, hundreds, …).
+fn round_to(v: f64, decimals: i32) -> f64 {
+    if !v.is_finite() {
+        return v;
+    }
+    let scale = 10f64.powi(decimals);
+    let r = (v * scale).round() / scale;
+    // Parse the shortest form back so that, say, 16.6 is stored as the float nearest 16.6.
+    format!("{r:.prec$}", prec = decimals.max(0) as usize)
+        .parse()
+        .unwrap_or(r)
+}
+
+/// One row of `metrics.csv`: one epoch. Errors are percentages; top-5 columns are empty for
+/// data sets of fewer than 5 classes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EpochRow {
     /// Epoch, from 1.
     pub epoch: usize,
     /// Mean learning rate over the epoch's steps.
+    #[serde(serialize_with = "significant6")]
     pub lr: f64,
     /// Mean training loss.
+    #[serde(serialize_with = "round4")]
     pub train_loss: f64,
     /// Training top-1 error, %.
+    #[serde(serialize_with = "round4")]
     pub train_top1_err: f64,
     /// Training top-5 error, %.
-    pub train_top5_err: f64,
+    #[serde(serialize_with = "round4_opt", default)]
+    pub train_top5_err: Option<f64>,
     /// Mean validation loss.
+    #[serde(serialize_with = "round4")]
     pub val_loss: f64,
     /// Validation top-1 error, %.
+    #[serde(serialize_with = "round4")]
     pub val_top1_err: f64,
     /// Validation top-5 error, %.
-    pub val_top5_err: f64,
+    #[serde(serialize_with = "round4_opt", default)]
+    pub val_top5_err: Option<f64>,
     /// Wall time of the epoch (training and validation), seconds.
+    #[serde(serialize_with = "round2")]
     pub epoch_seconds: f64,
     /// Training throughput, images per second.
+    #[serde(serialize_with = "round2")]
     pub train_img_s: f64,
 }
 
-/// One row of `results.csv`: one finished run.
+/// One row of `results.csv`: one finished run (its first row), or one test protocol.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResultRow {
     /// Run name.
@@ -83,33 +135,48 @@ pub struct ResultRow {
     pub seed: u64,
     /// Trainable parameters.
     pub params: usize,
-    /// Validation top-1 error at the best epoch, %.
+    /// **Test** top-1 error of the model chosen on validation (the best epoch), %.
+    #[serde(serialize_with = "round4")]
     pub top1_err: f64,
+    /// Test top-5 error of that model, %; empty for fewer than 5 classes.
+    #[serde(serialize_with = "round4_opt", default)]
+    pub top5_err: Option<f64>,
+    /// Validation top-1 error at the best epoch, %; empty on evaluation rows.
+    #[serde(serialize_with = "round4_opt", default)]
+    pub val_top1_err: Option<f64>,
     /// Validation top-5 error at the best epoch, %.
-    pub top5_err: f64,
+    #[serde(serialize_with = "round4_opt", default)]
+    pub val_top5_err: Option<f64>,
     /// Epoch with the lowest validation top-1 error.
     pub best_epoch: usize,
     /// Wall time of the whole run (all sessions, when resumed), seconds.
+    #[serde(serialize_with = "round2")]
     pub wall_seconds: f64,
     /// Device the run trained on.
     pub device: String,
-    /// Commit of the code that ran (`unknown` outside a git checkout).
+    /// Commit of the checkout that ran (`git describe` at start-up; `unknown` outside a git
+    /// checkout).
     pub git_commit: String,
-    /// `finished`, `stopped` (plateau schedule done) or `diverged`.
+    /// `finished`, `stopped` (plateau schedule done), `stalled` or `diverged`.
     pub status: String,
     /// Validation top-1 error after the last epoch, %.
+    #[serde(serialize_with = "round4")]
     pub final_top1_err: f64,
     /// Validation top-5 error after the last epoch, %.
-    pub final_top5_err: f64,
+    #[serde(serialize_with = "round4_opt", default)]
+    pub final_top5_err: Option<f64>,
     /// Training images used.
     pub train_images: usize,
-    /// Validation images used.
+    /// Validation images used (held out of the training set, or the test images).
     pub val_images: usize,
+    /// Test images the error columns are measured on.
+    #[serde(default)]
+    pub test_images: usize,
     /// Distinct unreadable images skipped (image folders).
     #[serde(default)]
     pub bad_images: usize,
-    /// Test protocol of the error columns: `center` for the training run's own validation,
-    /// or one of `eval.protocols` (`dense`, `multi-scale`, `multi-crop`, `multi-crop+dense`).
+    /// Test protocol of the error columns: `center` for the training run's own row, or one of
+    /// `eval.protocols` (`dense`, `multi-scale`, `multi-crop`, `multi-crop+dense`).
     #[serde(default = "center")]
     pub protocol: String,
     /// Test scales Q of the protocol, space-separated (`256` or `256 384 512`); empty in
@@ -119,6 +186,10 @@ pub struct ResultRow {
     /// Float precision of training (`run.precision`).
     #[serde(default = "f32")]
     pub precision: String,
+    /// Commit the binary was built from (embedded at build time; `-dirty` for a modified
+    /// tree), which survives an installed binary run outside the checkout.
+    #[serde(default)]
+    pub build_commit: String,
 }
 
 fn f32() -> String {
@@ -150,20 +221,24 @@ impl ResultRow {
             seed: exp.train.seed,
             params: crate::model::summary::param_count(vgg),
             top1_err: f64::NAN,
-            top5_err: f64::NAN,
+            top5_err: None,
+            val_top1_err: None,
+            val_top5_err: None,
             best_epoch: 0,
             wall_seconds: 0.0,
             device,
             git_commit: git_commit(),
             status: String::new(),
             final_top1_err: f64::NAN,
-            final_top5_err: f64::NAN,
+            final_top5_err: None,
             train_images: 0,
             val_images: 0,
+            test_images: 0,
             bad_images: 0,
             protocol: center(),
             scales: String::new(),
             precision: exp.run.precision.name().into(),
+            build_commit: BUILD_COMMIT.into(),
         }
     }
 
@@ -263,6 +338,9 @@ impl RunPaths {
     }
 }
 
+/// The commit this binary was built from (`git describe --always --dirty`), or `unknown`.
+pub const BUILD_COMMIT: &str = env!("VGG_TRAIN_BUILD_COMMIT");
+
 /// The commit of the working tree (`-dirty` when it has uncommitted changes), or `unknown`.
 pub fn git_commit() -> String {
     std::process::Command::new("git")
@@ -285,10 +363,10 @@ mod tests {
             lr: 0.01,
             train_loss: 1.5,
             train_top1_err: 50.0,
-            train_top5_err: 10.0,
+            train_top5_err: Some(10.0),
             val_loss: 1.2,
             val_top1_err: 40.0,
-            val_top5_err: 5.0,
+            val_top5_err: Some(5.0),
             epoch_seconds: 3.0,
             train_img_s: 100.0,
         }
@@ -304,6 +382,21 @@ mod tests {
             "epoch,lr,train_loss,train_top1_err,train_top5_err,val_loss,val_top1_err,val_top5_err,epoch_seconds,train_img_s\n"
         ));
         assert_eq!(read_csv::<EpochRow>(&p).unwrap(), vec![row(1), row(2)]);
+    }
+
+    #[test]
+    fn floats_are_written_rounded_and_absent_top5_is_empty() {
+        let r = EpochRow {
+            lr: 0.001234567,
+            train_loss: 1.234567891,
+            train_top1_err: 16.599999999999994,
+            train_top5_err: None,
+            epoch_seconds: 12.345678,
+            ..row(1)
+        };
+        let text = String::from_utf8(to_csv(&[r]).unwrap()).unwrap();
+        let line = text.lines().nth(1).unwrap();
+        assert_eq!(line, "1,0.00123457,1.2346,16.6,,1.2,40.0,5.0,12.35,100.0");
     }
 
     #[test]

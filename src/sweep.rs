@@ -62,7 +62,7 @@ impl Manifest {
         let m: Manifest = toml::from_str(&text).map_err(|e| ConfigError::Parse {
             path: path.to_path_buf(),
             location: String::new(),
-            message: crate::cli::one_line(e.message()),
+            message: crate::util::one_line(e.message()),
         })?;
         let invalid = |key: &str, message: &str| ConfigError::Invalid {
             path: path.to_path_buf(),

@@ -7,7 +7,7 @@
 //! weight_decay < 0, image_size too small for five pools, 2 channels, mean of the wrong
 //! length, std 0, name with a slash, missing config file, config path that is a directory,
 //! --set without '=', --set of an unknown key, --set of a wrong type, unknown flag, no
-//! --config, device not compiled in, unknown device, missing data directory, missing IDX
+//! --config, a wrong type in --set, data.resize below the crop, val_split of 1, device not compiled in, unknown device, missing data directory, missing IDX
 //! file, truncated IDX file, wrong IDX magic, corrupt gzip stream, IDX label count mismatch,
 //! CIFAR file whose length is not a multiple of the record size, CIFAR label out of range,
 //! missing CIFAR batch, empty class folder, train/val class folders that differ, no class
@@ -105,7 +105,41 @@ fn unknown_nested_key() {
 
 #[test]
 fn wrong_type() {
-    config_case("[train]\nepochs = \"ten\"\n", &["bad.toml line 2"]);
+    // The dotted key, not only the line.
+    config_case(
+        "[train]\nepochs = \"ten\"\n",
+        &["bad.toml line 2", "train.epochs", "expected usize"],
+    );
+}
+
+#[test]
+fn wrong_type_in_an_override_names_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = tiny(dir.path(), &sample(), "");
+    let out = vgg_train(&[
+        "config",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--set",
+        "model.width=\"wide\"",
+    ]);
+    assert_clean_failure(&out, 2, &["model.width", "--set"]);
+}
+
+#[test]
+fn resize_below_the_crop() {
+    config_case(
+        "[data]\nimage_size = 224\nresize = 200\n",
+        &["data.resize = 200", "at least data.image_size (224)"],
+    );
+}
+
+#[test]
+fn val_split_fraction_of_one() {
+    config_case(
+        "[data]\ndataset = \"cifar10\"\nval_split = 1.0\n",
+        &["data.val_split", "[0, 1)"],
+    );
 }
 
 #[test]

@@ -56,14 +56,39 @@ fn every_shipped_config_parses_and_the_paper_configs_have_the_paper_counts() {
             "{file}"
         );
     }
-    let mut others: Vec<_> = std::fs::read_dir(root().join("configs/fashion-mnist"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    others.push(root().join("configs/quickstart.toml"));
-    for file in others {
+    let tomls = |dir: &str| -> Vec<std::path::PathBuf> {
+        let mut files: Vec<_> = std::fs::read_dir(root().join(dir))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+            .collect();
+        files.sort();
+        assert!(!files.is_empty(), "{dir}");
+        files
+    };
+    let mut others = vec![root().join("configs/quickstart.toml")];
+    for dir in [
+        "configs",
+        "configs/fashion-mnist",
+        "configs/cifar10",
+        "configs/bench",
+    ] {
+        others.extend(tomls(dir));
+    }
+    for file in &others {
         let out = vgg_train(&["config", "--config", file.to_str().unwrap()]);
         assert!(out.status.success(), "{}: {:?}", file.display(), text(&out));
+    }
+    // The sweep manifests, and every config they name.
+    for manifest in tomls("experiments") {
+        let out = vgg_train(&["plan", manifest.to_str().unwrap()]);
+        assert!(
+            out.status.success(),
+            "{}: {:?}",
+            manifest.display(),
+            text(&out)
+        );
+        assert!(!text(&out).0.trim().is_empty(), "{}", manifest.display());
     }
 }
 
@@ -103,6 +128,8 @@ fn missing_data_says_where_to_get_it() {
         "data.channels=3",
         "--set",
         &format!("data.path={:?}", tmp.path().display().to_string()),
+        "--set",
+        &format!("run.output_dir={:?}", tmp.path().display().to_string()),
     ]);
     assert_clean_failure(&out, 2, &["data_batch_1.bin", "cifar"]);
 }

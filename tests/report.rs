@@ -1,5 +1,7 @@
-//! `vgg-train report` on fixture CSVs: missing seeds, a failed run, a one-epoch run, an
-//! ImageNet run that gets the paper's columns; plots are valid PNG and SVG.
+//! `vgg-train report` on fixture CSVs: missing seeds, a failed run, a one-epoch run, runs of
+//! another recipe kept apart, ImageNet dense rows beside the paper's Table 3; plots are valid
+//! PNG and SVG; and every report committed under `results/` is what the current code makes of
+//! its run files.
 
 mod util;
 
@@ -137,16 +139,25 @@ fn report_tables_seeds_failures_and_the_paper_columns() {
     let tmp = tempfile::tempdir().unwrap();
     fixture(tmp.path());
     let (out_dir, md) = report(tmp.path());
-    // Mean ± sample std over three seeds: 12.0, 12.4, 11.6 -> 12.00 ± 0.40.
+    let recipe = read_csv(&out_dir.join("report.csv")).1[0][0].clone();
+    let row = |label: &str, rest: &str| format!("| {label} | {recipe} | {rest}");
+    // Mean ± sample std over three seeds: 12.0, 12.4, 11.6 -> 12.00 ± 0.40 (test errors);
+    // the validation column is empty in files without it.
     assert!(
-        md.contains("| A | 11 | 1000 | 12.00 ± 0.40 | 3.00 ± 0.10 | 3 | 2 |"),
+        md.contains(&row(
+            "A",
+            "11 | 1000 | 12.00 ± 0.40 | 3.00 ± 0.10 | - | 3 | 2 |"
+        )),
         "{md}"
     );
     // Missing seed: A-LRN has two.
-    assert!(md.contains("| A-LRN | 11 | 1000 | 12.20 ± 0.14 |"), "{md}");
+    assert!(
+        md.contains(&row("A-LRN", "11 | 1000 | 12.20 ± 0.14 |")),
+        "{md}"
+    );
     // One seed, one epoch: no std.
     assert!(
-        md.contains("| D | 16 | 1000 | 15.00 | 3.80 | 1 | 1 |"),
+        md.contains(&row("D", "16 | 1000 | 15.00 | 3.80 | - | 1 | 1 |")),
         "{md}"
     );
     // The failed run is listed, not averaged.
@@ -155,7 +166,7 @@ fn report_tables_seeds_failures_and_the_paper_columns() {
         "{md}"
     );
     assert!(
-        md.contains("| B | 13 | 1000 | 11.00 | 2.80 | 1 | 2 |"),
+        md.contains(&row("B", "13 | 1000 | 11.00 | 2.80 | - | 1 | 2 |")),
         "{md}"
     );
     // Comparisons with their spread.
@@ -164,16 +175,17 @@ fn report_tables_seeds_failures_and_the_paper_columns() {
         md.contains("| D vs E |") || md.contains("| A vs B |"),
         "{md}"
     );
-    // ImageNet: the paper's numbers beside ours.
-    assert!(md.contains("paper top-1"), "{md}");
+    // ImageNet centre-crop rows: Table 3 is dense evaluation, so no paper numbers beside them.
     assert!(
-        md.contains("| D | 16 | 1000 | 28.00 | 7.00 | 1 | 2 | 27.0 | 8.8 |"),
+        md.contains(&row("D", "16 | 1000 | 28.00 | 7.00 | - | 1 | 2 |")),
         "{md}"
     );
+    assert!(!md.contains("27.0"), "{md}");
     assert!(md.contains("| C vs D | 1x1 vs 3x3"), "{md}");
     let (header, rows) = read_csv(&out_dir.join("report.csv"));
     assert_eq!(rows.len(), 7, "{rows:?}");
     assert!(header.contains(&"paper_top1_err".to_string()));
+    assert!(header.contains(&"recipe".to_string()));
     for stem in ["error-vs-depth", "learning-curves"] {
         let png = std::fs::read(out_dir.join(format!("{stem}.png"))).unwrap();
         assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{stem}.png");
@@ -219,16 +231,19 @@ fn evaluation_rows_get_their_own_table_and_stay_out_of_the_depth_table() {
         let at = md.find("## Test protocols").expect("a protocol table");
         (&md[at..], &md[..at])
     };
+    // Table 3 (dense, Q = 256) beside the dense row only.
     assert!(
-        protocols.contains("| image-folder | D | trained | dense | 256 | 26.50 | 7.00 | 1 |"),
+        protocols.contains(
+            "| image-folder | D | trained | dense | 256 | 26.50 | 7.00 | 1 | 27.0 | 8.8 |"
+        ),
         "{md}"
     );
     assert!(
         protocols.contains("| multi-crop+dense | 256 384 | 25.25 |"),
         "{md}"
     );
-    // The depth table keeps the training row only (28.00), with the paper beside it.
-    assert!(depth.contains("| D | 16 | 1000 | 28.00 |"), "{md}");
+    // The depth table keeps the training row only (28.00).
+    assert!(depth.contains("| 16 | 1000 | 28.00 |"), "{md}");
     assert!(!depth.contains("26.50") && !depth.contains("25.25"), "{md}");
     let csv = std::fs::read_to_string(out_dir.join("report.csv")).unwrap();
     assert!(
@@ -238,4 +253,73 @@ fn evaluation_rows_get_their_own_table_and_stay_out_of_the_depth_table() {
             .contains("protocol,scales,primary"),
         "{csv}"
     );
+}
+
+#[test]
+fn runs_of_another_recipe_are_never_averaged_as_seeds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("mixed");
+    // Two seeds of a 2-epoch recipe, and a 10-epoch run of the same network: three runs of A
+    // on Fashion-MNIST, two recipes.
+    for (name, seed, epochs, err) in [("short-s0", 0, 2, 12.0), ("short-s1", 1, 2, 14.0)] {
+        run_dir(&root, name, "A", "fashion-mnist", seed, &[20.0, err], true);
+        std::fs::write(
+            root.join(name).join("config.toml"),
+            format!("name = \"{name}\"\n[train]\nepochs = {epochs}\nseed = {seed}\n"),
+        )
+        .unwrap();
+    }
+    run_dir(&root, "long", "A", "fashion-mnist", 0, &[20.0, 8.0], true);
+    std::fs::write(
+        root.join("long/config.toml"),
+        "name = \"long\"\n[train]\nepochs = 10\n",
+    )
+    .unwrap();
+    let (out_dir, _) = report(tmp.path());
+    let (header, rows) = read_csv(&out_dir.join("report.csv"));
+    let seeds: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (field(&header, r, "seeds"), field(&header, r, "top1_err")))
+        .collect();
+    assert_eq!(seeds.len(), 2, "{rows:?}");
+    assert!(seeds.contains(&("2", "13.0")), "{seeds:?}");
+    assert!(seeds.contains(&("1", "8.0")), "{seeds:?}");
+}
+
+#[test]
+fn every_committed_report_is_what_the_current_code_makes_of_its_runs() {
+    let mut reports = Vec::new();
+    let mut stack = vec![root().join("results")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let p = entry.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.file_name().is_some_and(|n| n == "report.md") {
+                reports.push(dir.clone());
+            }
+        }
+    }
+    for dir in reports {
+        let rel = dir.strip_prefix(root()).unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let run = vgg_train(&[
+            "report",
+            rel.to_str().unwrap(),
+            "--out",
+            out.path().to_str().unwrap(),
+        ]);
+        assert!(run.status.success(), "{}: {:?}", rel.display(), text(&run));
+        for file in ["report.md", "report.csv"] {
+            let committed = std::fs::read_to_string(dir.join(file)).unwrap();
+            let fresh = std::fs::read_to_string(out.path().join(file)).unwrap();
+            assert_eq!(
+                committed,
+                fresh,
+                "{}/{file} is not what `vgg-train report {}` makes now; regenerate it",
+                rel.display(),
+                rel.display()
+            );
+        }
+    }
 }

@@ -6,8 +6,6 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -123,7 +121,7 @@ pub fn bench_data(dir: &Path, opts: DataBenchOptions) -> Result<DataBenchRow, Da
             indices.par_iter().try_for_each_init(
                 || vec![0f32; per],
                 |buf, &i| {
-                    let mut rng = StdRng::seed_from_u64(i as u64);
+                    let mut rng = crate::util::data_rng(i as u64);
                     pipeline.apply(&images, i % files.len(), true, &mut rng, buf)
                 },
             )
@@ -152,7 +150,7 @@ pub fn stages(dir: &Path, opts: DataBenchOptions) -> Result<Stages, DataError> {
     let norm = pipeline(&opts).normalize;
     let mut s = Stages::default();
     let mut buf = vec![0f32; 3 * opts.crop * opts.crop];
-    let mut rng = StdRng::seed_from_u64(0);
+    let mut rng = crate::util::data_rng(0);
     for path in &files {
         let t = Instant::now();
         let rgb = folder::decode_rgb(path)?;

@@ -24,6 +24,15 @@ pub enum Cifar {
 }
 
 impl Cifar {
+    /// The CIFAR variant of a data set kind (CIFAR-100 for anything but CIFAR-10).
+    pub fn of(kind: crate::config::DatasetKind) -> Self {
+        if kind == crate::config::DatasetKind::Cifar10 {
+            Cifar::Ten
+        } else {
+            Cifar::Hundred
+        }
+    }
+
     fn label_bytes(self) -> usize {
         match self {
             Cifar::Ten => 1,

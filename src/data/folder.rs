@@ -93,6 +93,53 @@ pub fn list_split(split_dir: &Path, classes: &[String]) -> Result<FolderImages, 
 /// Names of the labels files looked for beside a flat `val/` directory, in order.
 pub const VAL_LABEL_FILES: [&str; 3] = ["LOC_val_solution.csv", "val_labels.txt", "val.txt"];
 
+/// The class list of the data set at `root`, without listing any image: the folder names of
+/// `train/`; for a copy that holds only `val/`, those of `val/`'s class folders, or the sorted
+/// labels of its labels file (ImageNet's wnids, whose sorted order is torchvision's).
+pub fn class_list(root: &Path) -> Result<Vec<String>, DataError> {
+    let train = root.join("train");
+    if train.is_dir() {
+        return class_names(&train);
+    }
+    let val = root.join("val");
+    if val.is_dir() && sorted_entries(&val)?.iter().any(|p| p.is_dir()) {
+        return class_names(&val);
+    }
+    let labels_file = VAL_LABEL_FILES
+        .iter()
+        .flat_map(|name| [root.join(name), val.join(name)])
+        .find(|p| p.is_file())
+        .ok_or_else(|| DataError::Missing {
+            path: train.clone(),
+            hint: HINT.into(),
+        })?;
+    let text = std::fs::read_to_string(&labels_file).map_err(|e| DataError::io(&labels_file, e))?;
+    let csv = labels_file.extension().is_some_and(|e| e == "csv");
+    let mut labels: Vec<String> = text
+        .lines()
+        .enumerate()
+        .filter(|(i, l)| !l.trim().is_empty() && (!csv || *i > 0 || !l.starts_with("ImageId")))
+        .filter_map(|(_, l)| {
+            if csv {
+                l.split_once(',')
+                    .and_then(|(_, p)| p.split_whitespace().next())
+            } else {
+                l.split_whitespace().nth(1)
+            }
+            .map(str::to_string)
+        })
+        .collect();
+    labels.sort();
+    labels.dedup();
+    if labels.iter().all(|l| l.parse::<usize>().is_ok()) {
+        return Err(DataError::format(
+            &labels_file,
+            "labels are class indices, which name no classes; keep train/ (its folder names are the classes)",
+        ));
+    }
+    Ok(labels)
+}
+
 /// The validation split: `val/<class>/…` folders, or (ImageNet as distributed) flat files in
 /// `val/` with a labels file in `root` or `val/`: `LOC_val_solution.csv`
 /// (`ImageId,PredictionString`, the first word of which is the wnid) or plain

@@ -15,13 +15,11 @@ use burn::data::dataloader::{DataLoader, DataLoaderIterator, Progress};
 use burn::data::dataset::DatasetError;
 use burn::prelude::*;
 use burn::tensor::TensorData;
-use rand::SeedableRng;
-use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
 use rayon::prelude::*;
 
 use super::{Pipeline, Split};
 use crate::error::DataError;
+use crate::util::{data_rng, mix_seed, shuffle};
 
 /// Batches prepared ahead of the training step.
 const PREFETCH: usize = 3;
@@ -77,32 +75,21 @@ pub struct LoaderOptions {
     pub max_bad_images: usize,
 }
 
-/// The loader: a view `[start, end)` of a split, on a device.
+/// The loader: a view `[start, end)` of a split, on a device; on several devices, one strided
+/// share of it.
 #[derive(Clone)]
 pub struct BatchLoader {
     shared: Arc<Shared>,
-    /// Epochs started so far (the next `iter()` runs epoch `epoch + 1`); each slice counts
-    /// its own, so the slices of a multi-device run stay in step.
+    /// Epochs started so far (the next `iter()` runs epoch `epoch + 1`); each share counts
+    /// its own, so the shares of a multi-device run stay in step.
     epoch: Arc<AtomicUsize>,
     device: Device,
     start: usize,
     end: usize,
-}
-
-/// Mixes numbers into one well-spread seed (splitmix64 finaliser).
-pub fn mix_seed(parts: &[u64]) -> u64 {
-    let mut h: u64 = 0x9E37_79B9_7F4A_7C15;
-    for p in parts {
-        h ^= p
-            .wrapping_add(0x9E37_79B9_7F4A_7C15)
-            .wrapping_add(h << 6)
-            .wrapping_add(h >> 2);
-        let mut z = h;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        h = z ^ (z >> 31);
-    }
-    h
+    /// Devices the loader is shared out to ([`BatchLoader::for_devices`]).
+    devices: usize,
+    /// This loader's share: images `i, i + n, i + 2n, …` of each epoch's order, `(i, n)`.
+    share: Option<(usize, usize)>,
 }
 
 impl BatchLoader {
@@ -133,7 +120,19 @@ impl BatchLoader {
             device,
             start: 0,
             end,
+            devices: 1,
+            share: None,
         }
+    }
+
+    /// Prepares the loader for burn-train's split over `devices` devices: each device's slice
+    /// becomes a strided share of one global order per epoch (images `i, i + n, …`), so every
+    /// device sees the whole split, every class included, and together the n batches of a step
+    /// are the n·b images one device would take in one step of n·b. Each share gets
+    /// `len / devices` images an epoch (the remainder, fewer than n, sits the epoch out).
+    pub fn for_devices(mut self, devices: usize) -> Self {
+        self.devices = devices.max(1);
+        self
     }
 
     /// Sets the number of epochs already run, so that the next `iter()` produces epoch
@@ -162,29 +161,40 @@ impl BatchLoader {
 
     /// Number of batches per epoch.
     pub fn num_batches(&self) -> usize {
-        (self.end - self.start).div_ceil(self.shared.batch_size)
+        self.images_per_epoch().div_ceil(self.shared.batch_size)
     }
 
-    /// Optimiser steps per epoch when burn-train splits the loader over `devices` devices
-    /// (`split_dataloader`: equal slices, the remainder to the last): the last slice's batches.
-    pub fn steps_per_epoch(&self, devices: usize) -> usize {
+    /// Images of an epoch of this loader (of its share, on several devices).
+    fn images_per_epoch(&self) -> usize {
         let n = self.end - self.start;
-        let devices = devices.max(1);
-        let last = n - (devices - 1) * (n / devices);
-        last.div_ceil(self.shared.batch_size)
+        match self.share {
+            Some((_, devices)) => n / devices,
+            None => n,
+        }
     }
 
-    /// The order of positions (into the split's indices) for `epoch` (1-based).
+    /// Optimiser steps per epoch (on several devices, each step takes one batch per device).
+    pub fn steps_per_epoch(&self) -> usize {
+        ((self.end - self.start) / self.devices.max(1)).div_ceil(self.shared.batch_size)
+    }
+
+    /// The order of positions (into the split's indices) for `epoch` (1-based): one
+    /// permutation of the whole range per epoch, of which a share takes every n-th.
     fn order(&self, epoch: usize) -> Vec<usize> {
         let mut order: Vec<usize> = (self.start..self.end).collect();
         if self.shared.train {
-            order.shuffle(&mut StdRng::seed_from_u64(mix_seed(&[
-                self.shared.seed,
-                epoch as u64,
-                0x5348_5546, // "SHUF"
-            ])));
+            let seed = mix_seed(&[self.shared.seed, epoch as u64, 0x5348_5546]); // "SHUF"
+            shuffle(&mut order, &mut data_rng(seed));
         }
-        order
+        match self.share {
+            Some((i, devices)) => order
+                .into_iter()
+                .skip(i)
+                .step_by(devices)
+                .take(self.images_per_epoch())
+                .collect(),
+            None => order,
+        }
     }
 }
 
@@ -239,8 +249,7 @@ impl Shared {
                 .zip(positions.par_iter())
                 .map(|(dst, pos)| {
                     let index = self.split.indices[*pos];
-                    let mut rng =
-                        StdRng::seed_from_u64(mix_seed(&[self.seed, epoch as u64, index as u64]));
+                    let mut rng = data_rng(mix_seed(&[self.seed, epoch as u64, index as u64]));
                     p.apply(&self.split.images, index, self.train, &mut rng, dst)
                 })
                 .collect()
@@ -276,19 +285,53 @@ impl Shared {
 
 struct BatchIter {
     rx: Receiver<Result<HostBatch, DataError>>,
+    shared: Arc<Shared>,
     device: Device,
     shape: [usize; 3],
     processed: usize,
     total: usize,
+    /// The epoch ended (normally or not): the iterator stays exhausted.
+    finished: bool,
 }
 
 impl Iterator for BatchIter {
     type Item = Result<ImageBatch, DatasetError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let host = match self.rx.recv().ok()? {
-            Ok(host) => host,
-            Err(e) => return Some(Err(DatasetError::new(e))),
+        if self.finished {
+            return None;
+        }
+        let host = match self.rx.recv() {
+            // Every image of the batch was unreadable (and skipped): count them, go on.
+            Ok(Ok(host)) if host.labels.is_empty() => {
+                self.processed += host.consumed;
+                return self.next();
+            }
+            Ok(Ok(host)) => host,
+            Ok(Err(e)) => {
+                self.finished = true;
+                return Some(Err(DatasetError::new(e)));
+            }
+            Err(_) if self.processed < self.total => {
+                // The producer is gone before the end of the epoch: never let a partial epoch
+                // pass for a whole one.
+                self.finished = true;
+                let err = DataError::ShortEpoch {
+                    consumed: self.processed,
+                    total: self.total,
+                };
+                let mut slot = self
+                    .shared
+                    .failure
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                slot.get_or_insert_with(|| err.to_string());
+                return Some(Err(DatasetError::new(err)));
+            }
+            Err(_) => {
+                self.finished = true;
+                return None;
+            }
         };
         let n = host.labels.len();
         self.processed += host.consumed;
@@ -313,9 +356,6 @@ fn produce(
 ) {
     for chunk in order.chunks(shared.batch_size) {
         let batch = shared.prepare(chunk, epoch);
-        if matches!(&batch, Ok(b) if b.labels.is_empty()) {
-            continue; // every image of the batch was unreadable
-        }
         let failed = batch.is_err();
         if let Err(e) = &batch {
             let mut slot = shared.failure.lock().unwrap_or_else(|e| e.into_inner());
@@ -348,15 +388,17 @@ impl DataLoader<ImageBatch> for BatchLoader {
         let p = &self.shared.pipeline;
         Box::new(BatchIter {
             rx,
+            shared: self.shared.clone(),
             device: self.device.clone(),
             shape: [p.channels, p.image_size, p.image_size],
             processed: 0,
             total,
+            finished: false,
         })
     }
 
     fn num_items(&self) -> usize {
-        self.end - self.start
+        self.images_per_epoch()
     }
 
     fn to_device(&self, device: &Device) -> Arc<dyn DataLoader<ImageBatch>> {
@@ -367,8 +409,20 @@ impl DataLoader<ImageBatch> for BatchLoader {
     }
 
     fn slice(&self, start: usize, end: usize) -> Arc<dyn DataLoader<ImageBatch>> {
+        let epoch = Arc::new(AtomicUsize::new(self.epoch.load(Ordering::SeqCst)));
+        if self.devices > 1 && self.share.is_none() {
+            // burn-train's `split_dataloader` asks device i for [i·(n/d), (i+1)·(n/d)): give it
+            // share i of the whole range instead.
+            let step = ((self.end - self.start) / self.devices).max(1);
+            let i = (start / step).min(self.devices - 1);
+            return Arc::new(BatchLoader {
+                epoch,
+                share: Some((i, self.devices)),
+                ..self.clone()
+            });
+        }
         Arc::new(BatchLoader {
-            epoch: Arc::new(AtomicUsize::new(self.epoch.load(Ordering::SeqCst))),
+            epoch,
             start: self.start + start,
             end: (self.start + end).min(self.end),
             ..self.clone()
@@ -473,6 +527,98 @@ mod tests {
             .try_into_vec()
             .unwrap();
         assert_eq!(pa, pb);
+    }
+
+    fn labels_of(l: &dyn DataLoader<ImageBatch>) -> Vec<i64> {
+        l.iter()
+            .flat_map(|b| {
+                b.unwrap()
+                    .targets
+                    .into_data()
+                    .convert::<i64>()
+                    .try_into_vec::<i64>()
+                    .unwrap()
+            })
+            .collect()
+    }
+
+    /// Images listed class by class (as image folders are): every device must still see every
+    /// class, and the devices together one epoch of the one-device order.
+    #[test]
+    fn device_shares_are_strided_over_one_order_and_span_every_class() {
+        let n = 400;
+        let images = Images::Memory(MemoryImages {
+            channels: 1,
+            height: 32,
+            width: 32,
+            pixels: vec![0; n * 32 * 32],
+            labels: (0..n).map(|i| (i / 40) as u16).collect(), // 10 classes, sorted
+        });
+        let mk = || {
+            let base = loader(1, true);
+            BatchLoader::new(
+                Split::new(images.clone(), 0),
+                base.shared.pipeline.clone(),
+                LoaderOptions {
+                    batch_size: 4,
+                    train: true,
+                    seed: 3,
+                    workers: 0,
+                    max_bad_images: 0,
+                },
+                Device::flex(),
+            )
+        };
+        let one = labels_of(&mk());
+        let two = mk().for_devices(2);
+        assert_eq!(two.steps_per_epoch(), 50);
+        // burn-train's split_dataloader asks for [0, 200) and [200, 400): contiguous halves
+        // would give each device five classes.
+        let (a, b) = (two.slice(0, 200), two.slice(200, 400));
+        assert_eq!((a.num_items(), b.num_items()), (200, 200));
+        let (la, lb) = (labels_of(a.as_ref()), labels_of(b.as_ref()));
+        for share in [&la, &lb] {
+            let mut classes = share.clone();
+            classes.sort();
+            classes.dedup();
+            assert_eq!(classes.len(), 10, "{share:?}");
+        }
+        // Step k of the pair is batch k of one device at twice the batch size.
+        for k in 0..50 {
+            let mut pair: Vec<i64> = [&la[4 * k..4 * k + 4], &lb[4 * k..4 * k + 4]].concat();
+            let mut single = one[8 * k..8 * k + 8].to_vec();
+            pair.sort();
+            single.sort();
+            assert_eq!(pair, single, "step {k}");
+        }
+    }
+
+    #[test]
+    fn an_epoch_cut_short_by_the_producer_is_an_error_not_an_end() {
+        let l = loader(10, false);
+        let (tx, rx) = sync_channel(1);
+        // A producer that delivers one batch of 4 images and dies.
+        tx.send(Ok(HostBatch {
+            pixels: vec![0.0; 4 * 32 * 32],
+            labels: vec![0; 4],
+            consumed: 4,
+        }))
+        .unwrap();
+        drop(tx);
+        let mut it = BatchIter {
+            rx,
+            shared: l.shared.clone(),
+            device: Device::flex(),
+            shape: [1, 32, 32],
+            processed: 0,
+            total: 10,
+            finished: false,
+        };
+        assert!(it.next().unwrap().is_ok());
+        let err = it.next().unwrap().unwrap_err().to_string();
+        assert!(err.contains("after 4 of the epoch's 10 images"), "{err}");
+        assert!(it.next().is_none());
+        assert!(l.failure().unwrap().contains("4 of the epoch's 10"));
     }
 
     #[test]

@@ -9,13 +9,12 @@ pub mod loader;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
-use rand::{RngExt, SeedableRng};
+use rand::RngExt;
 
 use crate::augment::{self, Crop, Img, Normalize};
 use crate::config::{AugmentConfig, DataConfig, DatasetKind, Fit, Scale};
 use crate::error::DataError;
+use crate::util::{DataRng, data_rng, shuffle};
 pub use loader::{BatchLoader, ImageBatch, LoaderOptions};
 
 /// Where Debian's `dataset-fashion-mnist` package puts the gzipped IDX files.
@@ -83,7 +82,7 @@ impl Images {
 /// One split after subset selection: shared images and the indices in use.
 #[derive(Debug, Clone)]
 pub struct Split {
-    /// All images of the split.
+    /// All images the split draws from (the whole training set for a held-out split).
     pub images: Arc<Images>,
     /// Indices of the images in use, ascending.
     pub indices: Vec<usize>,
@@ -91,20 +90,24 @@ pub struct Split {
 
 impl Split {
     /// Uses every image, or a deterministic subset of `limit` images when `limit > 0`.
-    ///
-    /// The subset is the first `limit` of a fixed permutation (seed 0), sorted: the same for
-    /// every run and seed, so configurations are compared on the same images.
     pub fn new(images: Images, limit: usize) -> Split {
-        let n = images.len();
-        let indices = if limit == 0 || limit >= n {
-            (0..n).collect()
+        let all = (0..images.len()).collect();
+        Split::of(Arc::new(images), all, limit)
+    }
+
+    /// The images `indices` of `images`, or a deterministic subset of `limit` of them when
+    /// `limit > 0`: the first `limit` of a fixed permutation (seed 0), sorted. The same for
+    /// every run and seed, so configurations are compared on the same images.
+    pub fn of(images: Arc<Images>, indices: Vec<usize>, limit: usize) -> Split {
+        let indices = if limit == 0 || limit >= indices.len() {
+            indices
         } else {
-            subset_indices(n, limit)
+            subset_indices(indices.len(), limit)
+                .into_iter()
+                .map(|k| indices[k])
+                .collect()
         };
-        Split {
-            images: Arc::new(images),
-            indices,
-        }
+        Split { images, indices }
     }
 
     /// Number of images in use.
@@ -118,13 +121,27 @@ impl Split {
     }
 }
 
-/// `limit` indices out of `0..n`, chosen by a fixed permutation and returned sorted.
+/// `limit` positions out of `0..n`, chosen by a fixed permutation and returned sorted.
 pub fn subset_indices(n: usize, limit: usize) -> Vec<usize> {
     let mut all: Vec<usize> = (0..n).collect();
-    all.shuffle(&mut StdRng::seed_from_u64(0));
+    shuffle(&mut all, &mut data_rng(0));
     let mut chosen = all[..limit.min(n)].to_vec();
     chosen.sort_unstable();
     chosen
+}
+
+/// The training images cut in two by a fixed permutation (independent of the run's seed):
+/// `held` of them for validation, the rest for training; both sorted.
+pub fn hold_out(n: usize, held: usize) -> (Vec<usize>, Vec<usize>) {
+    let mut all: Vec<usize> = (0..n).collect();
+    // A stream of its own, so that a held-out split never lines up with a `train_limit` subset.
+    shuffle(&mut all, &mut data_rng(0x5641_4C00)); // "VAL"
+    let held = held.min(n);
+    let mut val = all[..held].to_vec();
+    let mut train = all[held..].to_vec();
+    val.sort_unstable();
+    train.sort_unstable();
+    (train, val)
 }
 
 /// Everything the pipeline needs to turn one stored image into network input.
@@ -167,7 +184,7 @@ impl Pipeline {
         images: &Images,
         i: usize,
         train: bool,
-        rng: &mut StdRng,
+        rng: &mut DataRng,
         dst: &mut [f32],
     ) -> Result<(), DataError> {
         let s = self.image_size;
@@ -222,7 +239,7 @@ impl Pipeline {
     }
 }
 
-/// A data set ready for training: both splits, the pipeline, and its shape.
+/// A data set ready for training: its splits, the pipeline, and its shape.
 #[derive(Debug, Clone)]
 pub struct DataSet {
     /// Name, e.g. `fashion-mnist`.
@@ -231,8 +248,15 @@ pub struct DataSet {
     pub path: PathBuf,
     /// Training split.
     pub train: Split,
-    /// Validation split (the official test set for IDX and CIFAR).
+    /// Validation split, which picks the best epoch and drives the plateau schedule: held out
+    /// of the training images (`data.val_split`), or the test split itself when none is held
+    /// out.
     pub val: Split,
+    /// Test split, which `results.csv` reports: the official test set (IDX, CIFAR), or `val/`
+    /// (image folders: ILSVRC's validation set, the paper's test set).
+    pub test: Split,
+    /// Whether `val` is held out of the training images (false: it is `test`).
+    pub held_out: bool,
     /// Number of classes.
     pub num_classes: usize,
     /// Preprocessing.
@@ -243,7 +267,7 @@ impl DataSet {
     /// The test scale Q of the validation run during training: `data.resize` for image
     /// folders (256 for 224 crops), `data.image_size` for in-memory data sets.
     pub fn default_test_scale(&self) -> usize {
-        match *self.val.images {
+        match *self.test.images {
             Images::Folder(_) => self.pipeline.eval_resize,
             Images::Memory(_) => self.pipeline.image_size,
         }
@@ -308,56 +332,42 @@ fn idx_hint(kind: DatasetKind) -> &'static str {
     }
 }
 
-/// Reads the configured data set (nothing is downloaded) and builds its pipeline.
-pub fn load(cfg: &DataConfig, augment: &AugmentConfig) -> Result<DataSet, DataError> {
+/// The configured data set's directory, or the error saying where to get it.
+fn existing_path(cfg: &DataConfig) -> Result<PathBuf, DataError> {
     let path = data_path(cfg);
-    if !path.exists() {
-        let hint = match cfg.dataset {
-            DatasetKind::FashionMnist | DatasetKind::Mnist => idx_hint(cfg.dataset).to_string(),
-            DatasetKind::Cifar10 | DatasetKind::Cifar100 => {
-                "download the binary version from https://www.cs.toronto.edu/~kriz/cifar.html and set data.path to its extracted directory".to_string()
-            }
-            DatasetKind::ImageFolder => {
-                "set data.path to a directory holding train/<class>/ and val/<class>/ folders".to_string()
-            }
-        };
-        return Err(DataError::Missing { path, hint });
+    if path.exists() {
+        return Ok(path);
     }
-    let (train, val, num_classes) = match cfg.dataset {
-        DatasetKind::FashionMnist | DatasetKind::Mnist => {
-            let hint = idx_hint(cfg.dataset);
-            let train = idx::read_split(&path, "train", hint)?;
-            let val = idx::read_split(&path, "t10k", hint)?;
-            (Images::Memory(train), Images::Memory(val), 10)
-        }
+    let hint = match cfg.dataset {
+        DatasetKind::FashionMnist | DatasetKind::Mnist => idx_hint(cfg.dataset).to_string(),
         DatasetKind::Cifar10 | DatasetKind::Cifar100 => {
-            let which = if cfg.dataset == DatasetKind::Cifar10 {
-                cifar::Cifar::Ten
-            } else {
-                cifar::Cifar::Hundred
-            };
-            let train = cifar::read_split(&path, which, true)?;
-            let val = cifar::read_split(&path, which, false)?;
-            (Images::Memory(train), Images::Memory(val), which.classes())
+            "download the binary version from https://www.cs.toronto.edu/~kriz/cifar.html and set data.path to its extracted directory".to_string()
         }
         DatasetKind::ImageFolder => {
-            let classes = folder::class_names(&path.join("train"))?;
-            let train = folder::list_split(&path.join("train"), &classes)?;
-            let val = folder::list_val(&path, &classes)?;
-            (Images::Folder(train), Images::Folder(val), classes.len())
+            "set data.path to a directory holding train/<class>/ and val/<class>/ folders".to_string()
         }
     };
+    Err(DataError::Missing { path, hint })
+}
+
+/// The default eval rescale of image folders: `data.resize`, or 8/7 of the crop (256 for 224).
+pub fn eval_resize(cfg: &DataConfig) -> usize {
+    if cfg.resize == 0 {
+        cfg.image_size * 8 / 7
+    } else {
+        cfg.resize
+    }
+}
+
+/// The preprocessing of `cfg` and `augment`.
+pub fn pipeline(cfg: &DataConfig, augment: &AugmentConfig) -> Pipeline {
     let colour = matches!(
         cfg.dataset,
         DatasetKind::Cifar10 | DatasetKind::Cifar100 | DatasetKind::ImageFolder
     );
     let cifar = matches!(cfg.dataset, DatasetKind::Cifar10 | DatasetKind::Cifar100);
-    let eval_resize = if cfg.resize == 0 {
-        cfg.image_size * 8 / 7
-    } else {
-        cfg.resize
-    };
-    let pipeline = Pipeline {
+    let eval_resize = eval_resize(cfg);
+    Pipeline {
         image_size: cfg.image_size,
         channels: cfg.channels,
         fit: cfg.fit,
@@ -371,21 +381,108 @@ pub fn load(cfg: &DataConfig, augment: &AugmentConfig) -> Result<DataSet, DataEr
         crop_padding: augment.crop_padding.unwrap_or(if cifar { 4 } else { 0 }),
         hflip: augment.hflip.unwrap_or(colour),
         normalize: normalization(cfg),
-    };
-    Ok(DataSet {
-        name: cfg.dataset.name(),
-        path,
-        train: Split::new(train, cfg.train_limit),
-        val: Split::new(val, cfg.val_limit),
-        num_classes,
-        pipeline,
+    }
+}
+
+/// The test images of the data set at `path`, and its number of classes. Image folders are
+/// not listed under `train/` (1.28 M files for ImageNet): the classes are its folder names,
+/// or, for a copy that holds only `val/`, those of `val/` (its class folders, or the labels of
+/// its labels file).
+fn read_test(cfg: &DataConfig, path: &Path) -> Result<(Images, usize), DataError> {
+    Ok(match cfg.dataset {
+        DatasetKind::FashionMnist | DatasetKind::Mnist => (
+            Images::Memory(idx::read_split(path, "t10k", idx_hint(cfg.dataset))?),
+            10,
+        ),
+        DatasetKind::Cifar10 | DatasetKind::Cifar100 => {
+            let which = cifar::Cifar::of(cfg.dataset);
+            (
+                Images::Memory(cifar::read_split(path, which, false)?),
+                which.classes(),
+            )
+        }
+        DatasetKind::ImageFolder => {
+            let classes = folder::class_list(path)?;
+            let n = classes.len();
+            (Images::Folder(folder::list_val(path, &classes)?), n)
+        }
     })
 }
 
-/// Whether `path` looks like a Fashion-MNIST/MNIST directory (for error messages and tests).
-pub fn has_idx_files(path: &Path) -> bool {
-    path.join("train-images-idx3-ubyte.gz").is_file()
-        || path.join("train-images-idx3-ubyte").is_file()
+/// The training images of the data set at `path`.
+fn read_train(cfg: &DataConfig, path: &Path) -> Result<Images, DataError> {
+    Ok(match cfg.dataset {
+        DatasetKind::FashionMnist | DatasetKind::Mnist => {
+            Images::Memory(idx::read_split(path, "train", idx_hint(cfg.dataset))?)
+        }
+        DatasetKind::Cifar10 | DatasetKind::Cifar100 => Images::Memory(cifar::read_split(
+            path,
+            cifar::Cifar::of(cfg.dataset),
+            true,
+        )?),
+        DatasetKind::ImageFolder => {
+            let classes = folder::class_names(&path.join("train"))?;
+            Images::Folder(folder::list_split(&path.join("train"), &classes)?)
+        }
+    })
+}
+
+/// The test split alone, for evaluation and prediction (training and validation splits
+/// empty): what `vgg-train eval` needs, on a copy of the data that holds only the test images.
+pub fn load_test(cfg: &DataConfig, augment: &AugmentConfig) -> Result<DataSet, DataError> {
+    let path = existing_path(cfg)?;
+    let (test_images, num_classes) = read_test(cfg, &path)?;
+    let test = Split::new(test_images, cfg.effective_test_limit());
+    Ok(DataSet {
+        name: cfg.dataset.name(),
+        path,
+        train: Split::of(test.images.clone(), Vec::new(), 0),
+        val: test.clone(),
+        test,
+        held_out: false,
+        num_classes,
+        pipeline: pipeline(cfg, augment),
+    })
+}
+
+/// Reads the configured data set (nothing is downloaded) and builds its pipeline.
+pub fn load(cfg: &DataConfig, augment: &AugmentConfig) -> Result<DataSet, DataError> {
+    let path = existing_path(cfg)?;
+    let train = read_train(cfg, &path)?;
+    let (test_images, num_classes) = read_test(cfg, &path)?;
+    let pipeline = pipeline(cfg, augment);
+    let held = cfg.effective_val_split().images(train.len());
+    let (train, val, test) = if held == 0 {
+        // Nothing held out: the test split validates (biased; the README says so).
+        let test = Split::new(test_images, cfg.effective_test_limit());
+        (Split::new(train, cfg.train_limit), test.clone(), test)
+    } else {
+        let (train_idx, val_idx) = hold_out(train.len(), held);
+        let train = Arc::new(train);
+        (
+            Split::of(train.clone(), train_idx, cfg.train_limit),
+            Split::of(train, val_idx, cfg.val_limit),
+            Split::new(test_images, cfg.test_limit),
+        )
+    };
+    if train.is_empty() {
+        return Err(DataError::Format {
+            path: path.clone(),
+            message: format!(
+                "no training images left after holding out data.val_split = {held} for validation; lower data.val_split"
+            ),
+        });
+    }
+    Ok(DataSet {
+        name: cfg.dataset.name(),
+        path,
+        train,
+        val,
+        test,
+        held_out: held > 0,
+        num_classes,
+        pipeline,
+    })
 }
 
 #[cfg(test)]

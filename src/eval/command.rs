@@ -1,5 +1,5 @@
 //! `vgg-train eval` and the evaluation after training: load the weights, run `[eval]`'s
-//! protocols on the validation split, and add one `results.csv` row per protocol and scale.
+//! protocols on the test split, and add one `results.csv` row per protocol and scale.
 
 use std::path::{Path, PathBuf};
 
@@ -77,12 +77,12 @@ pub fn eval_run(exp: &Experiment, weights: Option<&Path>) -> Result<EvalOutcome,
     let spec = DeviceSpec::parse(&exp.run.device).map_err(TrainError::Device)?;
     let device = spec.device().map_err(TrainError::Device)?;
     crate::device::set_precision(&device, spec, exp.run.precision).map_err(TrainError::Device)?;
-    let data = data::load(&exp.data, &exp.augment)?;
+    let data = data::load_test(&exp.data, &exp.augment)?;
     let vgg = VggConfig::from_experiment(exp, data.pipeline.channels, data.num_classes);
     let mut net = vgg.init(&device);
     model::load_weights_file(&mut net, &vgg, &weights).map_err(TrainError::Resume)?;
     let plan = plan_for(exp, &data, &vgg);
-    let report = evaluate(&net, &data.val, &data.pipeline, &plan, &device)?;
+    let report = evaluate(&net, &data.test, &data.pipeline, &plan, &device)?;
 
     let _lock = RunLock::acquire(&paths.dir)?;
     let mut existing: Vec<ResultRow> =
@@ -130,9 +130,11 @@ pub fn rows_from(base: &ResultRow, report: &EvalReport) -> Vec<ResultRow> {
         .map(|s| ResultRow {
             top1_err: s.top1_err,
             top5_err: s.top5_err,
+            val_top1_err: None,
+            val_top5_err: None,
             final_top1_err: s.top1_err,
             final_top5_err: s.top5_err,
-            val_images: report.images,
+            test_images: report.images,
             bad_images: report.bad_images,
             protocol: s.protocol.name().into(),
             scales: scales_label(&s.scales),

@@ -32,8 +32,8 @@ pub struct ProtocolScore {
     pub scales: Vec<usize>,
     /// Top-1 error, %.
     pub top1_err: f64,
-    /// Top-5 error, %.
-    pub top5_err: f64,
+    /// Top-5 error, %; `None` for fewer than 5 classes.
+    pub top5_err: Option<f64>,
 }
 
 impl ProtocolScore {
@@ -84,6 +84,18 @@ pub struct EvalPlan {
 }
 
 impl EvalPlan {
+    /// The centre crop at `scale` alone: a training run's own test measurement.
+    pub fn center(scale: usize, batch_size: usize, pool_out: usize, max_bad_images: usize) -> Self {
+        EvalPlan {
+            protocols: vec![Protocol::Center],
+            scales: vec![scale],
+            flip: false,
+            batch_size: batch_size.max(1),
+            pool_out,
+            max_bad_images,
+        }
+    }
+
     /// From the `[eval]` section; `default_scale` stands in for empty `scales`.
     pub fn new(
         cfg: &EvalConfig,
@@ -148,8 +160,9 @@ struct Hits {
     top5: usize,
 }
 
-/// Rank of `label` in `probs` (0 = best); ties go to the lower class index.
-pub fn rank_of(probs: &[f32], label: usize) -> usize {
+/// Rank of `label` in `probs` (0 = best; log-probabilities or any increasing function of
+/// them); exact ties go to the lower class index.
+pub fn rank_of(probs: &[f64], label: usize) -> usize {
     let p = probs[label];
     probs
         .iter()
@@ -173,7 +186,7 @@ pub fn evaluate(
         .then(|| DenseHead::new(&model, plan.pool_out));
     let rows = plan.rows();
     let mut hits = vec![Hits::default(); rows.len()];
-    let (mut images, mut bad) = (0usize, 0usize);
+    let (mut images, mut bad, mut classes) = (0usize, 0usize, 0usize);
     let chunk = plan.batch_size.max(1);
     let mut last_report = Instant::now();
     for indices in split.indices.chunks(chunk) {
@@ -211,6 +224,10 @@ pub fn evaluate(
             continue;
         }
         let posteriors = posteriors_of(&model, head.as_ref(), &ok, pipeline, plan, device);
+        classes = posteriors
+            .first()
+            .and_then(|p| p.iter().flatten().next())
+            .map_or(classes, Vec::len);
         for (k, (protocol, qs)) in rows.iter().enumerate() {
             for ((i, _), post) in ok.iter().zip(&posteriors) {
                 let probs = combine(*protocol, qs, post);
@@ -235,7 +252,7 @@ pub fn evaluate(
             protocol: *protocol,
             scales: qs.iter().map(|&q| plan.scales[q]).collect(),
             top1_err: err(h.top1),
-            top5_err: err(h.top5),
+            top5_err: (classes >= 5).then(|| err(h.top5)),
         })
         .collect();
     Ok(EvalReport {
@@ -246,8 +263,8 @@ pub fn evaluate(
     })
 }
 
-/// The softmax vector a protocol assigns to one image, from its views at scales `qs`.
-fn combine(protocol: Protocol, qs: &[usize], post: &Posteriors) -> Vec<f32> {
+/// The log-posterior a protocol assigns to one image, from its views at scales `qs`.
+fn combine(protocol: Protocol, qs: &[usize], post: &Posteriors) -> Vec<f64> {
     let mean_over = |view: View| mean(qs.iter().map(|&q| &post[view_index(view)][q]));
     match protocol {
         Protocol::Center => mean_over(View::Center),
@@ -267,6 +284,17 @@ mod tests {
         assert_eq!(rank_of(&[0.1, 0.7, 0.2], 0), 2);
         assert_eq!(rank_of(&[0.5, 0.5], 0), 0);
         assert_eq!(rank_of(&[0.5, 0.5], 1), 1);
+    }
+
+    #[test]
+    fn classes_far_below_the_winner_keep_their_order() {
+        // Logits 0, -120, -110: in f32 both losers' softmax values are 0 and would tie,
+        // ranking class 1 (index) above class 2 (score).
+        let log_p = posteriors::log_softmax(&[0.0, -120.0, -110.0]);
+        assert_eq!(rank_of(&log_p, 2), 1);
+        assert_eq!(rank_of(&log_p, 1), 2);
+        let f32_softmax: Vec<f32> = [0.0f32, -120.0, -110.0].iter().map(|v| v.exp()).collect();
+        assert_eq!(f32_softmax[1], 0.0, "the tie this guards against");
     }
 
     #[test]
@@ -291,23 +319,27 @@ mod tests {
 
     #[test]
     fn multi_crop_plus_dense_averages_the_two_multi_scale_posteriors() {
+        let log = |p: [f64; 2]| p.iter().map(|v| v.ln()).collect::<Vec<f64>>();
         let post: Posteriors = [
             vec![],
-            vec![vec![1.0, 0.0], vec![0.0, 1.0]],
-            vec![vec![0.5, 0.5], vec![1.0, 0.0]],
+            vec![log([1.0, 0.0]), log([0.0, 1.0])],
+            vec![log([0.5, 0.5]), log([1.0, 0.0])],
         ];
-        assert_eq!(
-            combine(Protocol::MultiScale, &[0, 1], &post),
-            vec![0.5, 0.5]
-        );
-        assert_eq!(
-            combine(Protocol::MultiCrop, &[0, 1], &post),
-            vec![0.75, 0.25]
-        );
-        assert_eq!(
-            combine(Protocol::MultiCropDense, &[0, 1], &post),
-            vec![0.625, 0.375]
-        );
-        assert_eq!(combine(Protocol::Dense, &[1], &post), vec![0.0, 1.0]);
+        let probs = |protocol, qs: &[usize]| -> Vec<f64> {
+            combine(protocol, qs, &post)
+                .iter()
+                .map(|v| v.exp())
+                .collect()
+        };
+        let close = |a: Vec<f64>, b: [f64; 2]| {
+            assert!(
+                a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-12),
+                "{a:?} vs {b:?}"
+            );
+        };
+        close(probs(Protocol::MultiScale, &[0, 1]), [0.5, 0.5]);
+        close(probs(Protocol::MultiCrop, &[0, 1]), [0.75, 0.25]);
+        close(probs(Protocol::MultiCropDense, &[0, 1]), [0.625, 0.375]);
+        close(probs(Protocol::Dense, &[1]), [0.0, 1.0]);
     }
 }

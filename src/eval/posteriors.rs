@@ -1,9 +1,12 @@
-//! The views of §3.2 turned into softmax posteriors: each image of a chunk at each test scale
+//! The views of §3.2 turned into class posteriors: each image of a chunk at each test scale
 //! Q as a centre crop, as a whole image through the fully-convolutional net (mirror averaged
 //! in), or as the multi-crop grid; the protocols in [`super`] average these.
+//!
+//! Posteriors are kept as f64 log-probabilities computed from the logits, and averaged in that
+//! form (the log of the mean probability): f32 softmax values of unlikely classes round to 0
+//! and would tie, and ties would favour low class indices.
 
 use burn::prelude::*;
-use burn::tensor::activation::softmax;
 use rayon::prelude::*;
 
 use super::EvalPlan;
@@ -24,8 +27,9 @@ pub(super) enum View {
     Crops,
 }
 
-/// Posteriors of one image: `[view][scale]` → softmax over classes (empty when not needed).
-pub(super) type Posteriors = [Vec<Vec<f32>>; 3];
+/// Posteriors of one image: `[view][scale]` → log-probabilities over classes (empty when not
+/// needed).
+pub(super) type Posteriors = [Vec<Vec<f64>>; 3];
 
 /// Where `view` sits in [`Posteriors`].
 pub(super) fn view_index(view: View) -> usize {
@@ -36,19 +40,40 @@ pub(super) fn view_index(view: View) -> usize {
     }
 }
 
-/// The element-wise mean of equally long vectors.
-pub(super) fn mean<'a>(vectors: impl IntoIterator<Item = &'a Vec<f32>>) -> Vec<f32> {
-    let mut out: Vec<f32> = Vec::new();
-    let mut n = 0;
-    for v in vectors {
-        if out.is_empty() {
-            out = vec![0.0; v.len()];
-        }
-        out.iter_mut().zip(v).for_each(|(o, x)| *o += x);
-        n += 1;
-    }
-    out.iter_mut().for_each(|o| *o /= n.max(1) as f32);
-    out
+/// The log of the element-wise mean probability of equally long log-probability vectors
+/// (computed stably: `m + ln(mean(exp(l - m)))` per class).
+pub(super) fn mean<'a>(vectors: impl IntoIterator<Item = &'a Vec<f64>>) -> Vec<f64> {
+    let vectors: Vec<&Vec<f64>> = vectors.into_iter().collect();
+    let Some(first) = vectors.first() else {
+        return Vec::new();
+    };
+    (0..first.len())
+        .map(|c| {
+            let m = vectors
+                .iter()
+                .map(|v| v[c])
+                .fold(f64::NEG_INFINITY, f64::max);
+            if m == f64::NEG_INFINITY {
+                return m;
+            }
+            let s: f64 = vectors.iter().map(|v| (v[c] - m).exp()).sum();
+            m + (s / vectors.len() as f64).ln()
+        })
+        .collect()
+}
+
+/// Log-softmax of one row of logits, in f64.
+pub(super) fn log_softmax(logits: &[f32]) -> Vec<f64> {
+    let m = logits
+        .iter()
+        .map(|&v| v as f64)
+        .fold(f64::NEG_INFINITY, f64::max);
+    let lse = m + logits
+        .iter()
+        .map(|&v| (v as f64 - m).exp())
+        .sum::<f64>()
+        .ln();
+    logits.iter().map(|&v| v as f64 - lse).collect()
 }
 
 /// Softmax posteriors of every needed view at every scale, for a chunk of images.
@@ -75,7 +100,15 @@ pub(super) fn posteriors_of(
             push(&mut out, View::Center, probs);
         }
         if let Some(head) = head {
-            let probs = dense_posteriors(model, head, &scaled, pipeline, plan.flip, device);
+            let probs = dense_posteriors(
+                model,
+                head,
+                &scaled,
+                pipeline,
+                plan.flip,
+                plan.batch_size,
+                device,
+            );
             push(&mut out, View::Dense, probs);
         }
         if plan.needs(View::Crops) {
@@ -90,21 +123,32 @@ pub(super) fn posteriors_of(
     out
 }
 
-fn push(out: &mut [Posteriors], view: View, probs: Vec<Vec<f32>>) {
+fn push(out: &mut [Posteriors], view: View, probs: Vec<Vec<f64>>) {
     for (post, p) in out.iter_mut().zip(probs) {
         post[view_index(view)].push(p);
     }
 }
 
-/// Softmax rows of a `[n, c, h, w]` input.
-fn forward_softmax(model: &Vgg, input: Vec<f32>, shape: [usize; 4], device: &Device) -> Vec<f32> {
+/// Log-probability rows of a `[n, c, h, w]` input.
+fn forward_log_probs(
+    model: &Vgg,
+    input: Vec<f32>,
+    shape: [usize; 4],
+    device: &Device,
+) -> Vec<Vec<f64>> {
     let x = Tensor::<4>::from_data(TensorData::new(input, shape), device);
-    let probs = softmax(model.forward(x), 1);
-    probs
+    rows_of(model.forward(x))
+}
+
+/// The log-softmax of each row of `[n, classes]` logits.
+fn rows_of(logits: Tensor<2>) -> Vec<Vec<f64>> {
+    let [_, k] = logits.dims();
+    let values = logits
         .into_data()
         .convert::<f32>()
         .try_into_vec::<f32>()
-        .expect("converted to f32")
+        .expect("converted to f32");
+    values.chunks(k.max(1)).map(log_softmax).collect()
 }
 
 /// Each image's crops through the standard network, their posteriors averaged per image;
@@ -116,7 +160,7 @@ fn crop_posteriors(
     pipeline: &Pipeline,
     batch: usize,
     device: &Device,
-) -> Vec<Vec<f32>> {
+) -> Vec<Vec<f64>> {
     let (s, c) = (pipeline.image_size, pipeline.channels);
     let per = c * s * s;
     let jobs: Vec<(usize, Crop)> = crops
@@ -124,7 +168,7 @@ fn crop_posteriors(
         .enumerate()
         .flat_map(|(i, cs)| cs.iter().map(move |&crop| (i, crop)))
         .collect();
-    let mut sums: Vec<Vec<f32>> = vec![Vec::new(); images.len()];
+    let mut per_image: Vec<Vec<Vec<f64>>> = vec![Vec::new(); images.len()];
     for slice in jobs.chunks(batch.max(1)) {
         let mut input = vec![0f32; slice.len() * per];
         input
@@ -133,35 +177,29 @@ fn crop_posteriors(
             .for_each(|(dst, &(i, crop))| {
                 augment::write_normalized(&images[i], crop, s, &pipeline.normalize, &[], c, dst);
             });
-        let probs = forward_softmax(model, input, [slice.len(), c, s, s], device);
-        let k = probs.len() / slice.len();
-        for (row, &(i, _)) in probs.chunks(k).zip(slice) {
-            let sum = &mut sums[i];
-            if sum.is_empty() {
-                *sum = vec![0.0; k];
-            }
-            sum.iter_mut().zip(row).for_each(|(a, b)| *a += b);
+        let rows = forward_log_probs(model, input, [slice.len(), c, s, s], device);
+        for (row, &(i, _)) in rows.into_iter().zip(slice) {
+            per_image[i].push(row);
         }
     }
-    for (sum, cs) in sums.iter_mut().zip(crops) {
-        sum.iter_mut().for_each(|v| *v /= cs.len() as f32);
-    }
-    sums
+    per_image.iter().map(|views| mean(views.iter())).collect()
 }
 
 /// Dense evaluation of each image (and its mirror): the class-score map averaged, then the
-/// softmax, then the two posteriors averaged. Images of equal size share a forward pass.
+/// softmax, then the two posteriors averaged. Images of equal size share forward passes of at
+/// most `batch` images (a mirror counts as one).
 fn dense_posteriors(
     model: &Vgg,
     head: &DenseHead,
     images: &[Img],
     pipeline: &Pipeline,
     flip: bool,
+    batch: usize,
     device: &Device,
-) -> Vec<Vec<f32>> {
+) -> Vec<Vec<f64>> {
     let c = pipeline.channels;
     let flips: &[bool] = if flip { &[false, true] } else { &[false] };
-    let mut out: Vec<Vec<f32>> = vec![Vec::new(); images.len()];
+    let mut views: Vec<Vec<Vec<f64>>> = vec![Vec::new(); images.len()];
     let mut order: Vec<usize> = (0..images.len()).collect();
     order.sort_by_key(|&i| (images[i].height, images[i].width));
     for group in order.chunk_by(|&a, &b| {
@@ -173,31 +211,22 @@ fn dense_posteriors(
             .iter()
             .flat_map(|&i| flips.iter().map(move |&f| (i, f)))
             .collect();
-        let mut input = vec![0f32; jobs.len() * per];
-        input
-            .par_chunks_mut(per)
-            .zip(jobs.par_iter())
-            .for_each(|(dst, &(i, f))| {
-                augment::write_normalized_full(&images[i], f, &pipeline.normalize, c, dst);
-            });
-        let x = Tensor::<4>::from_data(TensorData::new(input, [jobs.len(), c, h, w]), device);
-        let probs = softmax(head.scores(model.forward_features(x)), 1)
-            .into_data()
-            .convert::<f32>()
-            .try_into_vec::<f32>()
-            .expect("converted to f32");
-        let k = probs.len() / jobs.len();
-        for (views, &i) in probs.chunks(k * flips.len()).zip(group) {
-            out[i] = mean(
-                views
-                    .chunks(k)
-                    .map(<[f32]>::to_vec)
-                    .collect::<Vec<_>>()
-                    .iter(),
-            );
+        for slice in jobs.chunks(batch.max(1)) {
+            let mut input = vec![0f32; slice.len() * per];
+            input
+                .par_chunks_mut(per)
+                .zip(slice.par_iter())
+                .for_each(|(dst, &(i, f))| {
+                    augment::write_normalized_full(&images[i], f, &pipeline.normalize, c, dst);
+                });
+            let x = Tensor::<4>::from_data(TensorData::new(input, [slice.len(), c, h, w]), device);
+            let rows = rows_of(head.scores(model.forward_features(x)));
+            for (row, &(i, _)) in rows.into_iter().zip(slice) {
+                views[i].push(row);
+            }
         }
     }
-    out
+    views.iter().map(|v| mean(v.iter())).collect()
 }
 
 #[cfg(test)]

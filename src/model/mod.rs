@@ -180,6 +180,7 @@ impl VggConfig {
             dropout: DropoutConfig::new(self.dropout).init(),
             relu: Relu::new(),
             kernels: self.kernels,
+            gradient_scale: 1.0,
         }
     }
 }
@@ -229,6 +230,10 @@ pub struct Vgg {
     /// Implementation of the conv, ReLU and max-pool layers.
     #[module(skip)]
     pub kernels: Kernels,
+    /// Factor on the loss before backpropagation: 1/n when training on n devices, whose
+    /// gradients burn-train sums.
+    #[module(skip)]
+    pub gradient_scale: f64,
 }
 
 impl Vgg {
@@ -297,10 +302,10 @@ pub fn load_burnpack(model: &mut Vgg, path: &Path) -> Result<(), String> {
             r.unused.len(),
             r.errors
                 .first()
-                .map(|e| format!(", first: {}", crate::cli::one_line(&format!("{e:?}"))))
+                .map(|e| format!(", first: {}", crate::util::one_line(&format!("{e:?}"))))
                 .unwrap_or_default()
         )),
-        Err(e) => Err(crate::cli::one_line(&e.to_string())),
+        Err(e) => Err(crate::util::one_line(&e.to_string())),
     }
 }
 

@@ -159,7 +159,7 @@ pub fn load_torchvision(model: &mut Vgg, vgg: &VggConfig, path: &Path) -> Result
 }
 
 fn one_line(e: &dyn std::fmt::Display) -> String {
-    crate::cli::one_line(&e.to_string())
+    crate::util::one_line(&e.to_string())
 }
 
 #[cfg(test)]

@@ -39,10 +39,10 @@ mod tests {
             lr: 0.01,
             train_loss,
             train_top1_err: 90.0,
-            train_top5_err: 50.0,
+            train_top5_err: Some(50.0),
             val_loss: train_loss,
             val_top1_err: 90.0,
-            val_top5_err: 50.0,
+            val_top5_err: Some(50.0),
             epoch_seconds: 1.0,
             train_img_s: 1.0,
         }

@@ -145,7 +145,7 @@ pub fn train(exp: &Experiment, opts: &TrainOptions) -> Result<Outcome, TrainErro
         wall_seconds: wall,
         bad_images,
     };
-    let row = finalize(exp, &paths, &data, &vgg, provenance, &state)?;
+    let row = finalize(exp, &paths, &data, &vgg, provenance, &state, spec)?;
     evaluate_after_training(exp, &paths, &data, &vgg, &row, spec)?;
     Ok(Outcome::Trained(row))
 }
@@ -174,13 +174,17 @@ fn evaluate_after_training(
     let device = spec.device().map_err(TrainError::Device)?;
     let mut net = vgg.init(&device);
     crate::model::load_burnpack(&mut net, &paths.best_model()).map_err(TrainError::Resume)?;
-    let report = crate::eval::evaluate(&net, &data.val, &data.pipeline, &plan, &device)?;
+    let report = crate::eval::evaluate(&net, &data.test, &data.pipeline, &plan, &device)?;
     let mut rows = vec![row.clone()];
     let measured = rows_from(row, &report);
     for r in &measured {
         println!(
-            "{}: {} at Q = {}: top-1 error {:.2}%  top-5 error {:.2}%",
-            exp.name, r.protocol, r.scales, r.top1_err, r.top5_err
+            "{}: {} at Q = {}: test top-1 error {:.2}%  top-5 error {}",
+            exp.name,
+            r.protocol,
+            r.scales,
+            r.top1_err,
+            percent(r.top5_err)
         );
     }
     results::merge_eval_rows(&mut rows, measured);
@@ -331,23 +335,33 @@ struct RunSink {
 }
 
 impl EpochSink for RunSink {
-    fn epoch_done(&mut self, row: EpochRow) {
+    fn epoch_done(&mut self, row: Result<EpochRow, String>) {
+        let row = match row {
+            Ok(row) => row,
+            Err(missing) => {
+                // No row is made up: the run stops and fails with the reason.
+                let mut state = self.state.lock();
+                state.stop = true;
+                state.failure.get_or_insert(missing);
+                return;
+            }
+        };
         let message =
             self.state
                 .lock()
                 .end_epoch(row.epoch, row.val_top1_err, row.train_loss, self.plateau);
         if self.print {
             println!(
-                "epoch {}/{}  lr {:.3e}  train loss {:.4} top1 {:.2}% top5 {:.2}%  val loss {:.4} top1 {:.2}% top5 {:.2}%  {:.1}s {:.0} img/s",
+                "epoch {}/{}  lr {:.3e}  train loss {:.4} top1 {:.2}% top5 {}  val loss {:.4} top1 {:.2}% top5 {}  {:.1}s {:.0} img/s",
                 row.epoch,
                 self.epochs,
                 row.lr,
                 row.train_loss,
                 row.train_top1_err,
-                row.train_top5_err,
+                percent(row.train_top5_err),
                 row.val_loss,
                 row.val_top1_err,
-                row.val_top5_err,
+                percent(row.val_top5_err),
                 row.epoch_seconds,
                 row.train_img_s
             );
@@ -393,6 +407,10 @@ fn fit(
     let device = devices[0].clone();
     device.seed(t.seed);
     let mut model = vgg.init(&device.clone().autodiff());
+    // burn-train sums the devices' gradients; each contributes 1/n, so that a step follows the
+    // mean gradient over all n × batch_size images and weight decay is added to it once, as on
+    // one device.
+    model.gradient_scale = 1.0 / devices.len() as f64;
     if resume.is_none() && !exp.model.init_from.as_os_str().is_empty() {
         warm_start_from(
             &exp.model.init_from,
@@ -408,12 +426,15 @@ fn fit(
         workers: exp.data.workers,
         max_bad_images: exp.data.max_bad_images,
     };
+    // On n devices each takes a strided share of every epoch's order, so the n batches of a
+    // step are the n × batch_size images one device would take at once.
     let train_loader = BatchLoader::new(
         data.train.clone(),
         data.pipeline.clone(),
         loader_opts,
         device.clone(),
-    );
+    )
+    .for_devices(devices.len());
     train_loader.set_epoch(resume.unwrap_or(0));
     let train_handle = train_loader.clone();
     let val_opts = LoaderOptions {
@@ -438,22 +459,14 @@ fn fit(
         .with_momentum(momentum)
         .with_weight_decay(weight_decay)
         .init();
-    // On n devices each step sees n batches and burn-train sums their gradients: 1/n of the
-    // rate gives the mean gradient over the n × batch_size images at train.lr.
     let n = devices.len();
-    let scheduler = EpochSchedule::new(
-        t,
-        train_loader.steps_per_epoch(n),
-        1.0 / n as f64,
-        state.clone(),
-    );
+    let scheduler = EpochSchedule::new(t, train_loader.steps_per_epoch(), state.clone());
     let plateau = (t.schedule == Schedule::Plateau).then_some(PlateauRule {
         patience: t.patience,
         gamma: t.gamma,
         max_drops: t.max_drops,
     });
     let ckpt_dir = paths.checkpoints();
-    let k = data.num_classes.min(5);
     let tui = !opts.plain && std::io::stdout().is_terminal();
     let mut training = SupervisedTraining::new(
         paths.logs(),
@@ -461,17 +474,22 @@ fn fit(
         std::sync::Arc::new(val_loader),
     )
     .metrics((AccuracyMetric::new(), LossMetric::new()))
-    .metric_train_numeric(TopKAccuracyMetric::new(k))
-    .metric_valid_numeric(TopKAccuracyMetric::new(k))
-    .metric_train_numeric(LearningRateMetric::new())
-    .with_custom_checkpointers(
-        AtomicFileCheckpointer::new(&ckpt_dir, "model"),
-        AtomicFileCheckpointer::new(&ckpt_dir, "optim"),
-        AtomicFileCheckpointer::new(&ckpt_dir, "scheduler"),
-    )
-    .with_checkpointing_strategy(KeepLastAndBest::new(state.clone(), &ckpt_dir))
-    .early_stopping(StopRule(state.clone()))
-    .num_epochs(t.epochs);
+    .metric_train_numeric(LearningRateMetric::new());
+    // Top-5 error means nothing with fewer than 5 classes: its columns stay empty.
+    if data.num_classes >= 5 {
+        training = training
+            .metric_train_numeric(TopKAccuracyMetric::new(5))
+            .metric_valid_numeric(TopKAccuracyMetric::new(5));
+    }
+    training = training
+        .with_custom_checkpointers(
+            AtomicFileCheckpointer::new(&ckpt_dir, "model"),
+            AtomicFileCheckpointer::new(&ckpt_dir, "optim"),
+            AtomicFileCheckpointer::new(&ckpt_dir, "scheduler"),
+        )
+        .with_checkpointing_strategy(KeepLastAndBest::new(state.clone(), &ckpt_dir))
+        .early_stopping(StopRule(state.clone()))
+        .num_epochs(t.epochs);
     if n > 1 {
         training = training.with_training_strategy(TrainingStrategy::Default(
             ExecutionStrategy::multi(devices, MultiDeviceOptim::OptimMainDevice),
@@ -503,6 +521,9 @@ fn fit(
     if let Some(err) = result.error {
         return Err(TrainError::Training(err.to_string()));
     }
+    if let Some(failure) = state.lock().failure.clone() {
+        return Err(TrainError::Training(failure));
+    }
     if state.lock().epoch == resume.unwrap_or(0) && !state.lock().stop {
         return Err(TrainError::Training(
             "no epoch completed (interrupted)".into(),
@@ -520,7 +541,39 @@ struct Provenance {
     bad_images: usize,
 }
 
-/// Copies the best checkpoint to `model.bpk` and writes `results.csv`.
+/// `12.34%`, or `-` for a top-5 error not measured (fewer than 5 classes).
+fn percent(v: Option<f64>) -> String {
+    v.map(|v| format!("{v:.2}%")).unwrap_or_else(|| "-".into())
+}
+
+/// Test errors of the run's `model.bpk` (the epoch chosen on validation): the centre crop at
+/// the training scale, over the test split.
+fn test_errors(
+    paths: &RunPaths,
+    data: &DataSet,
+    vgg: &VggConfig,
+    exp: &Experiment,
+    spec: DeviceSpec,
+) -> Result<(f64, Option<f64>), TrainError> {
+    if !paths.best_model().is_file() {
+        return Ok((f64::NAN, None));
+    }
+    let device = spec.device().map_err(TrainError::Device)?;
+    let mut net = vgg.init(&device);
+    crate::model::load_burnpack(&mut net, &paths.best_model()).map_err(TrainError::Resume)?;
+    let plan = crate::eval::EvalPlan::center(
+        data.default_test_scale(),
+        exp.train.batch_size,
+        vgg.pool_out(),
+        exp.data.max_bad_images,
+    );
+    let report = crate::eval::evaluate(&net, &data.test, &data.pipeline, &plan, &device)?;
+    let score = &report.scores[0];
+    Ok((score.top1_err, score.top5_err))
+}
+
+/// Copies the best checkpoint to `model.bpk`, measures its test error and writes
+/// `results.csv`.
 fn finalize(
     exp: &Experiment,
     paths: &RunPaths,
@@ -528,6 +581,7 @@ fn finalize(
     vgg: &VggConfig,
     provenance: Provenance,
     state: &SharedState,
+    spec: DeviceSpec,
 ) -> Result<ResultRow, TrainError> {
     let Provenance {
         device,
@@ -560,10 +614,18 @@ fn finalize(
     } else {
         "finished"
     };
+    // Without a held-out split the best epoch's validation errors are the test errors.
+    let (top1_err, top5_err) = if data.held_out {
+        test_errors(paths, data, vgg, exp, spec)?
+    } else {
+        (best.val_top1_err, best.val_top5_err)
+    };
     let row = ResultRow {
         epochs: last.epoch,
-        top1_err: best.val_top1_err,
-        top5_err: best.val_top5_err,
+        top1_err,
+        top5_err,
+        val_top1_err: Some(best.val_top1_err),
+        val_top5_err: best.val_top5_err,
         best_epoch: best.epoch,
         wall_seconds,
         git_commit,
@@ -572,6 +634,7 @@ fn finalize(
         final_top5_err: last.val_top5_err,
         train_images: data.train.len(),
         val_images: data.val.len(),
+        test_images: data.test.len(),
         bad_images,
         scales: data.default_test_scale().to_string(),
         ..ResultRow::describing(exp, vgg, data.name, device)

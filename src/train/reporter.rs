@@ -17,17 +17,35 @@ use crate::results::EpochRow;
 
 /// Receives one finished epoch.
 pub trait EpochSink: Send + Sync {
-    /// Called once per epoch, after validation and before the checkpoint is written.
-    fn epoch_done(&mut self, row: EpochRow);
+    /// Called once per epoch, after validation and before the checkpoint is written; `Err`
+    /// names a metric burn-train did not report (the run must stop: no row may be made up).
+    fn epoch_done(&mut self, row: Result<EpochRow, String>);
 }
+
+/// The metrics the runs register, as burn-train names them.
+const LOSS: &str = "Loss";
+const ACCURACY: &str = "Accuracy";
+const LEARNING_RATE: &str = "Learning Rate";
+const TOP_K: &str = "Top-K Accuracy";
 
 #[derive(Debug, Default, Clone)]
 struct SplitValues {
-    loss: f64,
-    top1_acc: f64,
-    topk_acc: f64,
-    lr: f64,
+    loss: Option<f64>,
+    top1_acc: Option<f64>,
+    topk_acc: Option<f64>,
+    lr: Option<f64>,
     items: usize,
+}
+
+impl SplitValues {
+    /// A value of the epoch, or the error naming the missing metric.
+    fn get(value: Option<f64>, metric: &str, split: &str, epoch: usize) -> Result<f64, String> {
+        value.ok_or_else(|| {
+            format!(
+                "epoch {epoch}: burn-train reported no final '{metric}' for the {split} split; no metrics row is written for it"
+            )
+        })
+    }
 }
 
 /// See the module docs.
@@ -75,12 +93,41 @@ impl<S: EpochSink> EpochReporter<S> {
             &mut self.train
         };
         match name.as_str() {
-            "Loss" => values.loss = *v,
-            "Accuracy" => values.top1_acc = *v,
-            "Learning Rate" => values.lr = *v,
-            n if n.starts_with("Top-K Accuracy") => values.topk_acc = *v,
+            LOSS => values.loss = Some(*v),
+            ACCURACY => values.top1_acc = Some(*v),
+            LEARNING_RATE => values.lr = Some(*v),
+            n if n.starts_with(TOP_K) => values.topk_acc = Some(*v),
             _ => {}
         }
+    }
+
+    /// The epoch's row from the recorded values; top-5 only when a top-k metric is registered.
+    fn epoch_row(&self, seconds: f64) -> Result<EpochRow, String> {
+        let e = self.epoch;
+        let (t, v) = (&self.train, &self.valid);
+        let top_k = self.names.values().any(|n| n.starts_with(TOP_K));
+        let err = |acc: Option<f64>, split: &str| -> Result<Option<f64>, String> {
+            if !top_k {
+                return Ok(None);
+            }
+            SplitValues::get(acc, TOP_K, split, e).map(|a| Some(100.0 - a))
+        };
+        Ok(EpochRow {
+            epoch: e,
+            lr: SplitValues::get(t.lr, LEARNING_RATE, "train", e)?,
+            train_loss: SplitValues::get(t.loss, LOSS, "train", e)?,
+            train_top1_err: 100.0 - SplitValues::get(t.top1_acc, ACCURACY, "train", e)?,
+            train_top5_err: err(t.topk_acc, "train")?,
+            val_loss: SplitValues::get(v.loss, LOSS, "validation", e)?,
+            val_top1_err: 100.0 - SplitValues::get(v.top1_acc, ACCURACY, "validation", e)?,
+            val_top5_err: err(v.topk_acc, "validation")?,
+            epoch_seconds: seconds,
+            train_img_s: if self.train_seconds > 0.0 {
+                self.train.items as f64 / self.train_seconds
+            } else {
+                0.0
+            },
+        })
     }
 
     fn finish_epoch(&mut self) {
@@ -88,25 +135,17 @@ impl<S: EpochSink> EpochReporter<S> {
             .epoch_start
             .map(|t| t.elapsed().as_secs_f64())
             .unwrap_or(0.0);
-        let row = EpochRow {
-            epoch: self.epoch,
-            lr: self.train.lr,
-            train_loss: self.train.loss,
-            train_top1_err: 100.0 - self.train.top1_acc,
-            train_top5_err: 100.0 - self.train.topk_acc,
-            val_loss: self.valid.loss,
-            val_top1_err: 100.0 - self.valid.top1_acc,
-            val_top5_err: 100.0 - self.valid.topk_acc,
-            epoch_seconds: seconds,
-            train_img_s: if self.train_seconds > 0.0 {
-                self.train.items as f64 / self.train_seconds
-            } else {
-                0.0
-            },
-        };
+        let row = self.epoch_row(seconds);
         self.sink.epoch_done(row);
         self.epoch += 1;
         self.epoch_start = None;
+        // Each epoch reports afresh: a value must not carry over into the next row.
+        let items = self.train.items;
+        self.train = SplitValues {
+            items,
+            ..SplitValues::default()
+        };
+        self.valid = SplitValues::default();
     }
 }
 
@@ -249,5 +288,71 @@ impl<S: EpochSink> MetricsRenderer for EpochReporter<S> {
         if let Some(inner) = &mut self.inner {
             inner.register_metric(definition);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Keep(Vec<Result<EpochRow, String>>);
+
+    impl EpochSink for Keep {
+        fn epoch_done(&mut self, row: Result<EpochRow, String>) {
+            self.0.push(row);
+        }
+    }
+
+    fn reporter(top_k: bool) -> EpochReporter<Keep> {
+        let mut r = EpochReporter::new(None, 1, Keep(Vec::new()));
+        for name in [LOSS, ACCURACY, LEARNING_RATE] {
+            r.names
+                .insert(MetricId::new(std::sync::Arc::new(name.into())), name.into());
+        }
+        if top_k {
+            r.names.insert(
+                MetricId::new(std::sync::Arc::new("topk".into())),
+                format!("{TOP_K} @ 5"),
+            );
+        }
+        r
+    }
+
+    fn complete(r: &mut EpochReporter<Keep>) {
+        for v in [&mut r.train, &mut r.valid] {
+            v.loss = Some(1.0);
+            v.top1_acc = Some(60.0);
+            v.topk_acc = Some(90.0);
+        }
+        r.train.lr = Some(0.1);
+    }
+
+    #[test]
+    fn an_epoch_missing_a_metric_is_an_error_naming_it_never_a_made_up_row() {
+        let mut r = reporter(true);
+        complete(&mut r);
+        r.valid.top1_acc = None;
+        r.finish_epoch();
+        let err = r.sink.0[0].clone().unwrap_err();
+        assert!(
+            err.contains("'Accuracy'") && err.contains("validation"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn complete_epochs_give_error_rows_and_top5_only_with_a_top_k_metric() {
+        let mut r = reporter(true);
+        complete(&mut r);
+        r.finish_epoch();
+        let row = r.sink.0[0].clone().unwrap();
+        assert_eq!((row.val_top1_err, row.val_top5_err), (40.0, Some(10.0)));
+        // The next epoch starts empty: nothing carries over.
+        r.finish_epoch();
+        assert!(r.sink.0[1].is_err());
+        let mut r = reporter(false);
+        complete(&mut r);
+        r.finish_epoch();
+        assert_eq!(r.sink.0[0].clone().unwrap().val_top5_err, None);
     }
 }

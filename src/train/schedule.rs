@@ -31,6 +31,8 @@ pub struct RunState {
     pub diverged: bool,
     /// Last epoch whose metrics were recorded.
     pub epoch: usize,
+    /// Why the run must fail (a metric burn-train did not report); not checkpointed.
+    pub failure: Option<String>,
 }
 
 impl Default for RunState {
@@ -44,6 +46,7 @@ impl Default for RunState {
             stop: false,
             diverged: false,
             epoch: 0,
+            failure: None,
         }
     }
 }
@@ -129,6 +132,7 @@ impl RunState {
             stop: u("stop")? != 0,
             diverged: u("diverged")? != 0,
             epoch: u("epoch")? as usize,
+            failure: None,
         })
     }
 }
@@ -161,19 +165,13 @@ pub struct EpochSchedule {
 }
 
 impl EpochSchedule {
-    /// The schedule of `cfg` for `iters_per_epoch` steps per epoch, every rate multiplied by
-    /// `lr_scale` (1/n on n devices, whose gradients burn-train sums).
-    pub fn new(
-        cfg: &TrainConfig,
-        iters_per_epoch: usize,
-        lr_scale: f64,
-        state: SharedState,
-    ) -> Self {
+    /// The schedule of `cfg` for `iters_per_epoch` steps per epoch.
+    pub fn new(cfg: &TrainConfig, iters_per_epoch: usize, state: SharedState) -> Self {
         let iters_per_epoch = iters_per_epoch.max(1);
         Self {
             schedule: cfg.schedule,
-            base_lr: cfg.lr * lr_scale,
-            min_lr: cfg.min_lr * lr_scale,
+            base_lr: cfg.lr,
+            min_lr: cfg.min_lr,
             gamma: cfg.gamma,
             step_epochs: cfg.step_epochs.max(1),
             iters_per_epoch,
@@ -272,7 +270,6 @@ mod tests {
                 ..cfg.clone()
             },
             10,
-            1.0,
             SharedState::default(),
         );
         assert!((step.lr_at(19) - 0.1).abs() < 1e-12);
@@ -283,22 +280,18 @@ mod tests {
                 ..cfg.clone()
             },
             10,
-            1.0,
             SharedState::default(),
         );
         assert!((cos.lr_at(0) - 0.1).abs() < 1e-12);
         assert!((cos.lr_at(20) - 0.05).abs() < 1e-12);
         assert!(cos.lr_at(40).abs() < 1e-12);
-        // Two devices: burn-train sums their gradients, so every rate is halved.
-        let two = EpochSchedule::new(&cfg, 10, 0.5, SharedState::default());
-        assert!((two.lr_at(0) - 0.05).abs() < 1e-12);
     }
 
     #[test]
     fn record_round_trips_iteration_and_plateau_state() {
         let shared = SharedState::default();
         let cfg = TrainConfig::default();
-        let mut a = EpochSchedule::new(&cfg, 5, 1.0, shared.clone());
+        let mut a = EpochSchedule::new(&cfg, 5, shared.clone());
         for _ in 0..7 {
             a.step();
         }
@@ -306,7 +299,7 @@ mod tests {
         shared.lock().factor = 0.01;
         let record = a.to_record();
         let other = SharedState::default();
-        let mut b = EpochSchedule::new(&cfg, 5, 1.0, other.clone());
+        let mut b = EpochSchedule::new(&cfg, 5, other.clone());
         b.load_record(record);
         assert_eq!(b.iteration, 7);
         assert_eq!(*other.lock(), *shared.lock());

@@ -23,7 +23,12 @@ impl TrainStep for Vgg {
 
     fn step(&self, batch: ImageBatch) -> TrainOutput<ClassificationOutput> {
         let item = self.forward_classification(batch);
-        TrainOutput::new(self, item.loss.backward(), item)
+        let grads = if self.gradient_scale == 1.0 {
+            item.loss.backward()
+        } else {
+            (item.loss.clone() * self.gradient_scale).backward()
+        };
+        TrainOutput::new(self, grads, item)
     }
 }
 
