@@ -79,12 +79,18 @@ impl Manifest {
         Ok(m)
     }
 
-    /// Expands the manifest: every config × seed, each config validated with its overrides.
+    /// Expands the manifest seed-major: every config for the first seed, then every config for
+    /// the next, so that a sweep cut short is a complete table for fewer seeds. Each run is
+    /// validated with its overrides.
     pub fn plan(&self) -> Result<Vec<PlannedRun>, ConfigError> {
+        let bases = self
+            .configs
+            .iter()
+            .map(|config| Ok((config, Experiment::load(config, &self.set)?)))
+            .collect::<Result<Vec<_>, ConfigError>>()?;
         let mut runs = Vec::new();
-        for config in &self.configs {
-            let base = Experiment::load(config, &self.set)?;
-            for seed in &self.seeds {
+        for seed in &self.seeds {
+            for (config, base) in &bases {
                 let name = format!("{}-s{seed}", base.name);
                 let mut overrides = self.set.clone();
                 overrides.push(format!("name={name:?}"));
@@ -98,7 +104,7 @@ impl Manifest {
                 runs.push(PlannedRun {
                     dir: self.output_dir.join(&name),
                     name,
-                    config: config.clone(),
+                    config: (*config).clone(),
                     overrides,
                 });
             }
@@ -139,6 +145,26 @@ mod tests {
             line.starts_with("net-a-s0\tresults/study/net-a-s0\t"),
             "{line}"
         );
+    }
+
+    #[test]
+    fn plan_is_seed_major_so_a_partial_sweep_is_a_table_for_fewer_seeds() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut configs = Vec::new();
+        for name in ["a", "b"] {
+            let cfg = dir.path().join(format!("{name}.toml"));
+            std::fs::write(&cfg, format!("name = \"{name}\"\n")).unwrap();
+            configs.push(cfg);
+        }
+        let m = Manifest {
+            name: "study".into(),
+            output_dir: PathBuf::from("results/study"),
+            configs,
+            seeds: vec![0, 1],
+            set: Vec::new(),
+        };
+        let names: Vec<String> = m.plan().unwrap().into_iter().map(|r| r.name).collect();
+        assert_eq!(names, ["a-s0", "b-s0", "a-s1", "b-s1"]);
     }
 
     #[test]
