@@ -179,11 +179,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             out,
         }) => {
             let exp = load(&config)?;
-            let archs: Vec<Option<crate::model::arch::Arch>> = if all_archs {
-                crate::model::arch::Arch::ALL
-                    .iter()
-                    .map(|a| Some(*a))
-                    .collect()
+            let archs: Vec<Option<crate::arch::Arch>> = if all_archs {
+                crate::arch::Arch::ALL.iter().map(|a| Some(*a)).collect()
             } else {
                 vec![None]
             };
@@ -307,13 +304,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 fn load(args: &ConfigArgs) -> Result<Experiment> {
-    let path = args.config.as_ref().ok_or_else(|| {
-        anyhow::Error::new(ConfigError::Override {
-            assignment: "--config".into(),
-            message: "no config file given; use --config FILE (e.g. configs/quickstart.toml)"
-                .into(),
-        })
-    })?;
+    let path = args
+        .config
+        .as_ref()
+        .ok_or_else(|| anyhow::Error::new(ConfigError::NoConfigFile))?;
     Ok(Experiment::load(path, &args.overrides)?)
 }
 
@@ -370,11 +364,8 @@ pub fn exit_code(err: &anyhow::Error) -> ExitCode {
         }
         if let Some(t) = cause.downcast_ref::<TrainError>() {
             return match t {
-                TrainError::Data(_)
-                | TrainError::DataRead(_)
-                | TrainError::Device(_)
-                | TrainError::Resume(_) => ExitCode::from(2),
-                _ => ExitCode::from(1),
+                TrainError::Io { .. } | TrainError::Training(_) => ExitCode::from(1),
+                _ => ExitCode::from(2),
             };
         }
     }

@@ -25,6 +25,9 @@ pub enum ConfigError {
         /// What the parser said, on one line.
         message: String,
     },
+    /// No `--config FILE` was given.
+    #[error("--config: no config file given; use --config FILE (e.g. configs/quickstart.toml)")]
+    NoConfigFile,
     /// A `--set key=value` that is malformed or names no key.
     #[error("--set {assignment}: {message}")]
     Override {
@@ -150,9 +153,96 @@ pub enum TrainError {
         /// The I/O error.
         error: std::io::Error,
     },
-    /// The run directory holds a run that this config cannot continue.
+    /// Another live process holds the run directory's lock.
+    #[error(
+        "{}: another vgg-train process (pid {pid}) is training this run; wait for it, stop it, or change `name`",
+        dir.display()
+    )]
+    Locked {
+        /// The run directory.
+        dir: PathBuf,
+        /// The holder's pid, as written in the lock file (`unknown` when empty).
+        pid: String,
+    },
+    /// The run directory holds a run of another experiment.
+    #[error(
+        "{} holds a run of a different experiment ({} differ from its {}); rerun with --fresh to move it aside, or change `name`",
+        dir.display(),
+        keys.join(", "),
+        config.display()
+    )]
+    DifferentExperiment {
+        /// The run directory.
+        dir: PathBuf,
+        /// The dotted keys that differ.
+        keys: Vec<String>,
+        /// The run's saved config.
+        config: PathBuf,
+    },
+    /// The run's saved config no longer parses.
+    #[error("{error}; rerun with --fresh to move the old run aside")]
+    SavedConfig {
+        /// What the config parser said (it names the file).
+        error: ConfigError,
+    },
+    /// A CSV file of the run cannot be read.
+    #[error("{path}: {message}")]
+    Csv {
+        /// The file.
+        path: PathBuf,
+        /// What the CSV reader said.
+        message: String,
+    },
+    /// A checkpoint's scheduler record cannot be read.
+    #[error("checkpoint {epoch}: {message}")]
+    CheckpointRecord {
+        /// The checkpoint's epoch.
+        epoch: usize,
+        /// What the reader said.
+        message: String,
+    },
+    /// A checkpoint does not fit the configured model or cannot be read.
+    #[error(
+        "{}: checkpoint does not fit the configured {arch} model ({what}); rerun with --fresh to move the old run aside",
+        path.display()
+    )]
+    Checkpoint {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// The configuration of the model it was loaded into.
+        arch: String,
+        /// What does not fit.
+        what: String,
+    },
+    /// A weights file cannot be loaded into the configured network.
     #[error("{0}")]
-    Resume(String),
+    Weights(String),
+    /// `model.init_from` cannot start this run.
+    #[error("model.init_from = {:?}: {what}", dir.display().to_string())]
+    WarmStart {
+        /// The run directory named by `model.init_from`.
+        dir: PathBuf,
+        /// Why not.
+        what: String,
+    },
+    /// There is no trained model to evaluate.
+    #[error(
+        "{}: not found; train the run first (vgg-train --config FILE) or pass --weights FILE",
+        path.display()
+    )]
+    NotTrained {
+        /// The missing `model.bpk`.
+        path: PathBuf,
+    },
+    /// `results.csv` has no training row to add evaluation rows after.
+    #[error(
+        "{}: no training row; finish the run first (vgg-train --config FILE)",
+        path.display()
+    )]
+    NoTrainingRow {
+        /// The run's `results.csv`.
+        path: PathBuf,
+    },
     /// A data file failed while training (an unreadable image).
     #[error("{0}")]
     DataRead(String),

@@ -5,6 +5,7 @@
 //! set, [`model`] builds the network from the paper's table, [`train`] runs burn-train's
 //! Learner and writes the [`results`].
 
+pub mod arch;
 pub mod augment;
 pub mod bench;
 pub mod cli;

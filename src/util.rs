@@ -1,5 +1,5 @@
-//! Helpers every layer may use: the random streams of data selection and order, and text
-//! shaping for messages.
+//! Helpers every layer may use: the random streams of data selection and order, summary
+//! statistics, and text shaping for messages.
 
 use rand::{Rng, SeedableRng};
 
@@ -48,6 +48,17 @@ pub fn shuffle<T>(items: &mut [T], rng: &mut DataRng) {
         let j = below(i as u64 + 1, rng) as usize;
         items.swap(i, j);
     }
+}
+
+/// Mean and sample standard deviation (`None` for fewer than two values).
+pub fn mean_std(values: &[f64]) -> (f64, Option<f64>) {
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    if values.len() < 2 {
+        return (mean, None);
+    }
+    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    (mean, Some(var.sqrt()))
 }
 
 /// `text` on one line: newlines and runs of spaces become single spaces.

@@ -8,9 +8,9 @@ mod util;
 use burn::prelude::*;
 use serde::Deserialize;
 use util::*;
+use vgg_train::arch::Arch;
 use vgg_train::config::{Head, Init, Kernels, LrnConfig};
 use vgg_train::model::VggConfig;
-use vgg_train::model::arch::Arch;
 use vgg_train::model::torchvision::load_torchvision;
 
 #[derive(Deserialize)]

@@ -12,9 +12,9 @@ use burn::prelude::*;
 use burn::tensor::Distribution;
 use serde::Deserialize;
 use util::root;
+use vgg_train::arch::Arch;
 use vgg_train::config::{Head, Init, Kernels, LrnConfig};
 use vgg_train::data::ImageBatch;
-use vgg_train::model::arch::Arch;
 use vgg_train::model::torchvision::load_torchvision;
 use vgg_train::model::{Feature, Vgg, VggConfig};
 

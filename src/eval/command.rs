@@ -8,8 +8,8 @@ use crate::data::{self, DataSet};
 use crate::device::DeviceSpec;
 use crate::error::TrainError;
 use crate::model::{self, VggConfig};
+use crate::results::lock::RunLock;
 use crate::results::{self, ResultRow, RunPaths, STATUS_PRETRAINED, write_atomic};
-use crate::train::lock::RunLock;
 
 use super::{EvalPlan, EvalReport, evaluate, scales_label};
 
@@ -69,10 +69,7 @@ pub fn eval_run(exp: &Experiment, weights: Option<&Path>) -> Result<EvalOutcome,
         .map(Path::to_path_buf)
         .unwrap_or_else(|| paths.best_model());
     if trained && !weights.is_file() {
-        return Err(TrainError::Resume(format!(
-            "{}: not found; train the run first (vgg-train --config FILE) or pass --weights FILE",
-            weights.display()
-        )));
+        return Err(TrainError::NotTrained { path: weights });
     }
     let spec = DeviceSpec::parse(&exp.run.device).map_err(TrainError::Device)?;
     let device = spec.device().map_err(TrainError::Device)?;
@@ -80,20 +77,19 @@ pub fn eval_run(exp: &Experiment, weights: Option<&Path>) -> Result<EvalOutcome,
     let data = data::load_test(&exp.data, &exp.augment)?;
     let vgg = VggConfig::from_experiment(exp, data.pipeline.channels, data.num_classes);
     let mut net = vgg.init(&device);
-    model::load_weights_file(&mut net, &vgg, &weights).map_err(TrainError::Resume)?;
+    model::load_weights_file(&mut net, &vgg, &weights).map_err(TrainError::Weights)?;
     let plan = plan_for(exp, &data, &vgg);
     let report = evaluate(&net, &data.test, &data.pipeline, &plan, &device)?;
 
     let _lock = RunLock::acquire(&paths.dir)?;
-    let mut existing: Vec<ResultRow> =
-        results::read_csv(&paths.results()).map_err(TrainError::Resume)?;
+    let mut existing: Vec<ResultRow> = results::read_csv(&paths.results())?;
     let base = if trained {
-        existing.first().cloned().ok_or_else(|| {
-            TrainError::Resume(format!(
-                "{}: no training row; finish the run first (vgg-train --config FILE)",
-                paths.results().display()
-            ))
-        })?
+        existing
+            .first()
+            .cloned()
+            .ok_or_else(|| TrainError::NoTrainingRow {
+                path: paths.results(),
+            })?
     } else {
         ResultRow {
             status: STATUS_PRETRAINED.into(),

@@ -77,9 +77,9 @@ impl DenseHead {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::arch::Arch;
     use crate::config::{Head, Init};
     use crate::model::VggConfig;
-    use crate::model::arch::Arch;
 
     fn max_abs_diff(a: Tensor<2>, b: Tensor<2>) -> f32 {
         (a - b).abs().max().into_scalar::<f32>()

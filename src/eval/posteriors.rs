@@ -267,9 +267,9 @@ mod tests {
 
     #[test]
     fn dense_posteriors_equal_the_centre_crop_at_the_crop_size() {
+        use crate::arch::Arch;
         use crate::config::{Head, Init};
         use crate::model::VggConfig;
-        use crate::model::arch::Arch;
         let device = Device::flex();
         let vgg = VggConfig {
             width: 1.0 / 16.0,

@@ -135,9 +135,9 @@ fn copy_linear(dst: &mut Linear, src: &Linear) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::arch::Arch;
     use crate::config::Head;
     use crate::model::VggConfig;
-    use crate::model::arch::Arch;
 
     fn small(arch: Arch) -> VggConfig {
         VggConfig {

@@ -1,6 +1,5 @@
-//! The VGG network: one [`Vgg`] module that walks a configuration of [`arch`]'s table.
+//! The VGG network: one [`Vgg`] module that walks a configuration of [`crate::arch`]'s table.
 
-pub mod arch;
 pub mod init;
 pub mod lrn;
 pub mod summary;
@@ -16,8 +15,8 @@ use std::path::Path;
 
 use burn::prelude::*;
 
+use crate::arch::{Arch, LayerSpec, scaled_channels};
 use crate::config::{Experiment, Head, Init, Kernels, LrnConfig, ModelConfig};
-use arch::{Arch, LayerSpec, scaled_channels};
 use vgg_kernels as kernels;
 
 /// Everything needed to build a [`Vgg`]: the model section of the config with the data set's

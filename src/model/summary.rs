@@ -2,7 +2,7 @@
 //! and receptive fields, computed from the architecture table alone.
 
 use super::VggConfig;
-use super::arch::{LayerSpec, scaled_channels};
+use crate::arch::{LayerSpec, scaled_channels};
 
 /// One printed row.
 #[derive(Debug, Clone, PartialEq)]
@@ -151,7 +151,7 @@ pub fn render(cfg: &VggConfig, image_size: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::arch::Arch;
+    use crate::arch::Arch;
 
     #[test]
     fn gmacs_at_224_match_torchvision() {

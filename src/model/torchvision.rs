@@ -10,7 +10,7 @@ use burn::store::{ModuleSnapshot, ModuleStore, PytorchStore};
 
 use super::Vgg;
 use super::VggConfig;
-use super::arch::{Arch, LayerSpec};
+use crate::arch::{Arch, LayerSpec};
 
 /// What a torchvision VGG state dict holds, read from its keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

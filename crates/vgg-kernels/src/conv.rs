@@ -10,15 +10,14 @@
 //! keep the column matrix under [`COLS_BUDGET`], so memory stays bounded whatever the batch; the
 //! column buffer is reused from call to call.
 
-use std::cell::RefCell;
+use std::ops::Range;
 
 use rayon::prelude::*;
 
-use std::ops::Range;
-
+use super::columns::{from_weight_matrix, im2col, weight_matrix, with_cols};
+use super::elementwise::{bias_and_relu, channel_sums};
+pub use super::elementwise::{mask_relu, relu};
 use super::gemm::{MatRef, Threads, matmul};
-use super::layout::SendPtr;
-use super::simd::multiversion;
 
 /// Rows (output pixels) one GEMM works on, at least: enough to keep the micro-kernels busy, few
 /// enough that the column matrix of a small layer stays in L2 between im2col and the GEMM.
@@ -26,9 +25,6 @@ const GEMM_ROWS: usize = 512;
 
 /// Largest column matrix (floats) one GEMM works on: 8 MiB.
 const COLS_BUDGET: usize = 1 << 21;
-
-/// Elements below which an element-wise pass is not split over threads.
-const MIN_PARALLEL_ELEMENTS: usize = 1 << 14;
 
 /// Shape of a stride-1 convolution with a k×k kernel (k odd) and zero padding k/2 on every side,
 /// so the output map has the input's size.
@@ -55,12 +51,12 @@ impl ConvGeometry {
     }
 
     /// Kernel taps.
-    fn taps(&self) -> usize {
+    pub(crate) fn taps(&self) -> usize {
         self.kernel * self.kernel
     }
 
     /// Columns of the column matrix: one per (kernel tap, input channel).
-    fn patch(&self) -> usize {
+    pub(crate) fn patch(&self) -> usize {
         self.taps() * self.c_in
     }
 
@@ -125,113 +121,6 @@ pub struct Wanted {
     pub weight: bool,
     /// dL/db.
     pub bias: bool,
-}
-
-thread_local! {
-    /// Column matrix of the calling thread, reused across calls.
-    static COLS: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Runs `f` on a scratch buffer of `len` floats (contents unspecified): the calling thread's
-/// reused one unless it is already in use further up the stack.
-fn with_cols<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
-    COLS.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut buf) => {
-            if buf.len() < len {
-                buf.resize(len, 0.0);
-            }
-            f(&mut buf[..len])
-        }
-        Err(_) => f(&mut vec![0.0; len]),
-    })
-}
-
-/// The column matrix of images `first..` (as many as `cols` holds): row `(image, i, j)` holds, tap after tap,
-/// the input channels under kernel tap `(kh, kw)` centred on output pixel `(i, j)`, or zeros in
-/// the padding.
-///
-/// # Shapes
-/// - `x`: `[batch, height, width, c_in]`
-/// - `cols`: `[count·height·width, k·k·c_in]`
-fn im2col(x: &[f32], g: &ConvGeometry, first: usize, cols: &mut [f32], threads: Threads) {
-    let (h, w, patch) = (g.height, g.width, g.patch());
-    let row = |(r, dst): (usize, &mut [f32])| im2col_row(x, g, first + r / h, r % h, dst);
-    match threads {
-        Threads::One => cols.chunks_mut(w * patch).enumerate().for_each(row),
-        // One task per output row: `w` pixels of `patch` values.
-        Threads::Pool => cols.par_chunks_mut(w * patch).enumerate().for_each(row),
-    }
-}
-
-multiversion! {
-    /// Row `(n, i)` of the column matrix: `width` pixels of `k·k·c_in` values.
-    fn im2col_row(x: &[f32], g: &ConvGeometry, n: usize, i: usize, dst: &mut [f32]) {
-        let (k, c, h, w) = (g.kernel, g.c_in, g.height, g.width);
-        let (pad, patch) = (k / 2, g.patch());
-        for tap in 0..k * k {
-            let (kh, kw) = (tap / k, tap % k);
-            let si = (i + kh).wrapping_sub(pad);
-            let src_row = (si < h).then(|| &x[(n * h + si) * w * c..][..w * c]);
-            for j in 0..w {
-                let out = &mut dst[j * patch + tap * c..][..c];
-                let sj = (j + kw).wrapping_sub(pad);
-                match src_row {
-                    Some(row) if sj < w => copy_channels(out, &row[sj * c..][..c]),
-                    _ => out.fill(0.0),
-                }
-            }
-        }
-    }
-}
-
-/// `dst.copy_from_slice(src)` for a pixel's channels, in 16-float blocks the compiler moves
-/// inline (a `memcpy` call costs more than the copy for VGG's 16 to 512 channels).
-#[inline(always)]
-fn copy_channels(dst: &mut [f32], src: &[f32]) {
-    let mut d = dst.chunks_exact_mut(16);
-    let mut s = src.chunks_exact(16);
-    for (d, s) in (&mut d).zip(&mut s) {
-        let block: &[f32; 16] = s.try_into().expect("chunks_exact yields 16");
-        d.copy_from_slice(block);
-    }
-    for (d, s) in d.into_remainder().iter_mut().zip(s.remainder()) {
-        *d = *s;
-    }
-}
-
-/// The weights as the GEMM's right operand: `[k·k·c_in, c_out]`, row `(tap, ci)`. With `rotate`,
-/// those of the input-gradient convolution instead: `[k·k·c_out, c_in]`, row `(tap, co)` holding
-/// `W[co, ci, k-1-kh, k-1-kw]`.
-pub(crate) fn weight_matrix(weight: &[f32], g: &ConvGeometry, rotate: bool) -> Vec<f32> {
-    let (taps, c_in, c_out) = (g.taps(), g.c_in, g.c_out);
-    let mut m = vec![0.0f32; weight.len()];
-    let dst = SendPtr(m.as_mut_ptr());
-    if rotate {
-        // One task per output channel: its k·k·c_in weights, read in order, fill rows (tap', co).
-        (0..c_out).into_par_iter().for_each(|co| {
-            let src = &weight[co * c_in * taps..][..c_in * taps];
-            for rotated in 0..taps {
-                let tap = taps - 1 - rotated;
-                let row = (rotated * c_out + co) * c_in;
-                for ci in 0..c_in {
-                    // SAFETY: row (rotated, co) belongs to this task alone; in bounds.
-                    unsafe { *dst.ptr().add(row + ci) = src[ci * taps + tap] };
-                }
-            }
-        });
-    } else {
-        // One task per input channel: rows (tap, ci) for every tap.
-        (0..c_in).into_par_iter().for_each(|ci| {
-            for co in 0..c_out {
-                let src = &weight[(co * c_in + ci) * taps..][..taps];
-                for (tap, v) in src.iter().enumerate() {
-                    // SAFETY: rows (·, ci) belong to this task alone; in bounds.
-                    unsafe { *dst.ptr().add((tap * c_in + ci) * c_out + co) = *v };
-                }
-            }
-        });
-    }
-    m
 }
 
 /// `y = act(conv(x, W) + b)`, `act` the ReLU when `relu` is set.
@@ -356,32 +245,6 @@ fn threads_per_group(groups: &[Range<usize>]) -> Threads {
     }
 }
 
-/// `v = act(v + b[channel])` over channels-last rows of `c` values.
-fn bias_and_relu(values: &mut [f32], bias: Option<&[f32]>, c: usize, relu: bool, threads: Threads) {
-    match threads {
-        Threads::One => bias_and_relu_rows(values, bias, c, relu),
-        Threads::Pool => values
-            .par_chunks_mut(c * min_len(c))
-            .for_each(|block| bias_and_relu_rows(block, bias, c, relu)),
-    }
-}
-
-multiversion! {
-    /// [`bias_and_relu`] on one block of rows.
-    fn bias_and_relu_rows(block: &mut [f32], bias: Option<&[f32]>, c: usize, relu: bool) {
-        match bias {
-            Some(b) => {
-                for row in block.chunks_exact_mut(c) {
-                    for (v, b) in row.iter_mut().zip(b) {
-                        *v = activate(*v + b, relu);
-                    }
-                }
-            }
-            None => block.iter_mut().for_each(|v| *v = activate(*v, relu)),
-        }
-    }
-}
-
 /// Gradients of `y = conv(x, W) + b` given `dy = dL/dy` (for a fused ReLU, the gradient at its
 /// input: see [`mask_relu`]).
 ///
@@ -427,24 +290,6 @@ fn weight_grad(x: &[f32], dy: &[f32], g: &ConvGeometry) -> Vec<f32> {
     from_weight_matrix(&dw, g)
 }
 
-/// The inverse of [`weight_matrix`] (not rotated): `[(tap, ci), c_out]` → `[c_out, c_in, k, k]`.
-fn from_weight_matrix(m: &[f32], g: &ConvGeometry) -> Vec<f32> {
-    let (taps, c_in, c_out) = (g.taps(), g.c_in, g.c_out);
-    let mut weight = vec![0.0f32; m.len()];
-    let dst = SendPtr(weight.as_mut_ptr());
-    // One task per input channel: rows (·, ci) of `m`, read in order.
-    (0..c_in).into_par_iter().for_each(|ci| {
-        for tap in 0..taps {
-            let row = &m[(tap * c_in + ci) * c_out..][..c_out];
-            for (co, v) in row.iter().enumerate() {
-                // SAFETY: elements (·, ci, ·) belong to this task alone; in bounds.
-                unsafe { *dst.ptr().add((co * c_in + ci) * taps + tap) = *v };
-            }
-        }
-    });
-    weight
-}
-
 /// dW (`[(tap, ci), c_out]`) of the images `images` alone.
 fn weight_grad_images(
     x: &[f32],
@@ -480,86 +325,6 @@ fn weight_grad_images(
         }
     });
     dw
-}
-
-/// Σ over pixels of channels-last rows of `c` values: `[c]`.
-fn channel_sums(values: &[f32], c: usize) -> Vec<f32> {
-    let rows_per_task = min_len(c).max(64);
-    values
-        .par_chunks(c * rows_per_task)
-        .map(|block| {
-            let mut sums = vec![0.0f32; c];
-            add_rows(&mut sums, block);
-            sums
-        })
-        .reduce(
-            || vec![0.0f32; c],
-            |mut a, b| {
-                a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
-                a
-            },
-        )
-}
-
-multiversion! {
-    /// `sums += Σ rows of block`, rows of `sums.len()` values.
-    fn add_rows(sums: &mut [f32], block: &[f32]) {
-        for row in block.chunks_exact(sums.len()) {
-            for (s, v) in sums.iter_mut().zip(row) {
-                *s += v;
-            }
-        }
-    }
-}
-
-/// The ReLU as burn computes it: values ≤ 0 become 0, NaN passes through.
-#[inline(always)]
-fn activate(v: f32, relu: bool) -> f32 {
-    if relu && v <= 0.0 { 0.0 } else { v }
-}
-
-fn min_len(item: usize) -> usize {
-    (MIN_PARALLEL_ELEMENTS / item.max(1)).max(1)
-}
-
-/// `max(x, 0)` element-wise (NaN passes through, as in burn).
-pub fn relu(x: &[f32]) -> Vec<f32> {
-    let mut y = vec![0.0f32; x.len()];
-    y.par_chunks_mut(MIN_PARALLEL_ELEMENTS)
-        .zip(x.par_chunks(MIN_PARALLEL_ELEMENTS))
-        .for_each(|(d, s)| relu_into(d, s));
-    y
-}
-
-multiversion! {
-    /// `d = max(s, 0)`.
-    fn relu_into(d: &mut [f32], s: &[f32]) {
-        for (d, s) in d.iter_mut().zip(s) {
-            *d = activate(*s, true);
-        }
-    }
-}
-
-/// The ReLU's backward in place: `dy` (dL/dy) becomes dL/dx, zero where the output `y` (same
-/// memory order) is ≤ 0, unchanged where it is positive or NaN.
-pub fn mask_relu(dy: &mut [f32], y: &[f32]) {
-    assert_eq!(
-        dy.len(),
-        y.len(),
-        "relu backward: gradient and output differ in size"
-    );
-    dy.par_chunks_mut(MIN_PARALLEL_ELEMENTS)
-        .zip(y.par_chunks(MIN_PARALLEL_ELEMENTS))
-        .for_each(|(g, y)| mask_by(g, y));
-}
-
-multiversion! {
-    /// `g = 0` where `y <= 0`.
-    fn mask_by(g: &mut [f32], y: &[f32]) {
-        for (g, y) in g.iter_mut().zip(y) {
-            *g = if *y <= 0.0 { 0.0 } else { *g };
-        }
-    }
 }
 
 #[cfg(test)]

@@ -286,7 +286,8 @@ mod avx512 {
 
 #[cfg(test)]
 mod tests {
-    use super::super::conv::{forward_gemm, weight_matrix};
+    use super::super::columns::weight_matrix;
+    use super::super::conv::forward_gemm;
     use super::*;
 
     fn pseudo_random(len: usize, seed: f32) -> Vec<f32> {

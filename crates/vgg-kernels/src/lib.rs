@@ -9,8 +9,10 @@
 //! kernels cover, and calls burn's own op otherwise (other devices, f16/bf16, other strides or
 //! paddings), so a model can call them unconditionally.
 
+mod columns;
 pub mod conv;
 mod direct;
+mod elementwise;
 mod flex;
 pub mod gemm;
 pub mod layout;

@@ -17,12 +17,12 @@ use burn::prelude::*;
 use burn::tensor::{Distribution, TensorData};
 use serde::Serialize;
 
+use crate::arch::Arch;
 use crate::config::Experiment;
 use crate::data::ImageBatch;
 use crate::device::DeviceSpec;
-use crate::model::arch::Arch;
 use crate::model::{VggConfig, summary};
-use crate::report::mean_std;
+use crate::util::mean_std;
 
 /// How long to measure.
 #[derive(Debug, Clone, Copy)]

@@ -10,8 +10,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::model::arch::Arch;
+use crate::arch::Arch;
 use crate::results::{EpochRow, ResultRow, read_csv, write_atomic};
+use crate::util::mean_std;
 
 /// The paper's Table 3 (top-1, top-5 val error %, S = Q = 256, dense evaluation).
 pub const PAPER_TABLE3: [(Arch, f64, f64); 6] = [
@@ -74,8 +75,8 @@ pub fn collect(dir: &Path) -> Result<Collection, String> {
         let results = d.join("results.csv");
         let metrics_path = d.join("metrics.csv");
         if d != dir && results.is_file() && d.join("config.toml").is_file() {
-            let rows: Vec<ResultRow> = read_csv(&results)?;
-            let metrics: Vec<EpochRow> = read_csv(&metrics_path)?;
+            let rows: Vec<ResultRow> = read_csv(&results).map_err(|e| e.to_string())?;
+            let metrics: Vec<EpochRow> = read_csv(&metrics_path).map_err(|e| e.to_string())?;
             let config = d.join("config.toml");
             let text = std::fs::read_to_string(&config)
                 .map_err(|e| format!("{}: {e}", config.display()))?;
@@ -103,17 +104,6 @@ pub fn collect(dir: &Path) -> Result<Collection, String> {
     out.runs.sort_by(|a, b| a.dir.cmp(&b.dir));
     out.unfinished.sort_by(|a, b| a.dir.cmp(&b.dir));
     Ok(out)
-}
-
-/// Mean and sample standard deviation (`None` for fewer than two values).
-pub fn mean_std(values: &[f64]) -> (f64, Option<f64>) {
-    let n = values.len() as f64;
-    let mean = values.iter().sum::<f64>() / n;
-    if values.len() < 2 {
-        return (mean, None);
-    }
-    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
-    (mean, Some(var.sqrt()))
 }
 
 /// Mean and sample standard deviation of values that may be absent: `None` unless every run

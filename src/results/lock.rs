@@ -33,11 +33,14 @@ impl RunLock {
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
-                return Err(TrainError::Resume(format!(
-                    "{}: another vgg-train process (pid {}) is training this run; wait for it, stop it, or change `name`",
-                    dir.display(),
-                    if owner.is_empty() { "unknown" } else { &owner }
-                )));
+                return Err(TrainError::Locked {
+                    dir: dir.to_path_buf(),
+                    pid: if owner.is_empty() {
+                        "unknown".into()
+                    } else {
+                        owner
+                    },
+                });
             }
             Err(TryLockError::Error(e)) => return Err(TrainError::io(&path, e)),
         }

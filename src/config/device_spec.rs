@@ -1,0 +1,64 @@
+//! The syntax of `run.device`: which backend and which device, before any is opened (the
+//! config validates it; [`crate::device`] opens it).
+
+/// A parsed `run.device`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceSpec {
+    /// burn's pure-Rust CPU backend (always built).
+    Flex,
+    /// CUDA GPU `N` (feature `cuda`).
+    Cuda(usize),
+    /// The default wgpu adapter (feature `wgpu`).
+    Wgpu,
+    /// LibTorch on the CPU (feature `tch`).
+    TchCpu,
+    /// LibTorch on CUDA GPU `N` (feature `tch`).
+    TchCuda(usize),
+}
+
+impl DeviceSpec {
+    /// Parses `flex`, `cuda:N`, `wgpu`, `tch:cpu` or `tch:cuda:N` (`cuda` alone is `cuda:0`);
+    /// `cpu` is the fastest CPU backend compiled in: LibTorch with the `tch` feature, else flex.
+    pub fn parse(s: &str) -> Result<DeviceSpec, String> {
+        let index = |i: &str| {
+            i.parse::<usize>()
+                .map_err(|_| format!("bad device index {i:?} in {s:?}"))
+        };
+        let parts: Vec<&str> = s.trim().split(':').collect();
+        match parts.as_slice() {
+            ["flex"] => Ok(DeviceSpec::Flex),
+            ["cpu"] if cfg!(feature = "tch") => Ok(DeviceSpec::TchCpu),
+            ["cpu"] => Ok(DeviceSpec::Flex),
+            ["cuda"] => Ok(DeviceSpec::Cuda(0)),
+            ["cuda", i] => Ok(DeviceSpec::Cuda(index(i)?)),
+            ["wgpu"] => Ok(DeviceSpec::Wgpu),
+            ["tch"] | ["tch", "cpu"] => Ok(DeviceSpec::TchCpu),
+            ["tch", "cuda"] => Ok(DeviceSpec::TchCuda(0)),
+            ["tch", "cuda", i] => Ok(DeviceSpec::TchCuda(index(i)?)),
+            _ => Err(format!(
+                "unknown device {s:?}; use cpu, flex, cuda:N, wgpu, tch:cpu or tch:cuda:N"
+            )),
+        }
+    }
+
+    /// The cargo feature that provides this backend (`None` for flex).
+    pub fn feature(self) -> Option<&'static str> {
+        match self {
+            DeviceSpec::Flex => None,
+            DeviceSpec::Cuda(_) => Some("cuda"),
+            DeviceSpec::Wgpu => Some("wgpu"),
+            DeviceSpec::TchCpu | DeviceSpec::TchCuda(_) => Some("tch"),
+        }
+    }
+
+    /// Canonical name, as recorded in results.
+    pub fn name(self) -> String {
+        match self {
+            DeviceSpec::Flex => "flex".into(),
+            DeviceSpec::Cuda(i) => format!("cuda:{i}"),
+            DeviceSpec::Wgpu => "wgpu".into(),
+            DeviceSpec::TchCpu => "tch:cpu".into(),
+            DeviceSpec::TchCuda(i) => format!("tch:cuda:{i}"),
+        }
+    }
+}

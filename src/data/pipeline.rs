@@ -1,0 +1,172 @@
+//! The per-image pipeline: decode, geometry, augmentation, normalisation.
+
+use rand::RngExt;
+
+use super::folder;
+use super::split::Images;
+use crate::augment::{self, Crop, Img, Normalize};
+use crate::config::{AugmentConfig, DataConfig, DatasetKind, Fit, Scale};
+use crate::error::DataError;
+use crate::util::DataRng;
+
+/// Everything the pipeline needs to turn one stored image into network input.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    /// Side of the square output.
+    pub image_size: usize,
+    /// Channels of the output (1 or 3).
+    pub channels: usize,
+    /// Grey 28×28 sources: pad or resize to `image_size`.
+    pub fit: Fit,
+    /// Image folders: shorter side at evaluation before the centre crop.
+    pub eval_resize: usize,
+    /// Image folders: shorter side before the random crop at training, drawn from
+    /// `[min, max]` per image (min = max for a fixed scale).
+    pub train_scale: (usize, usize),
+    /// Training: standard deviation of the PCA colour shift (0 = off).
+    pub color_shift: f64,
+    /// Training: zero padding before the random crop.
+    pub crop_padding: usize,
+    /// Training: random horizontal flips.
+    pub hflip: bool,
+    /// Normalisation.
+    pub normalize: Normalize,
+}
+
+impl Pipeline {
+    /// Image `i` before any test-time rescale: decoded (image folders), or brought to
+    /// `image_size` by `fit` (in-memory data sets).
+    pub fn base_image(&self, images: &Images, i: usize) -> Result<Img, DataError> {
+        match images {
+            Images::Memory(m) => Ok(augment::fit_to(m.image(i), self.image_size, self.fit)),
+            Images::Folder(f) => Ok(Img::from_rgb(&folder::decode_rgb(&f.items[i].0)?)),
+        }
+    }
+
+    /// Loads image `i` of `images` and writes it into `dst`, augmented when `train`.
+    pub fn apply(
+        &self,
+        images: &Images,
+        i: usize,
+        train: bool,
+        rng: &mut DataRng,
+        dst: &mut [f32],
+    ) -> Result<(), DataError> {
+        let s = self.image_size;
+        let mut offset = vec![0f32; self.channels];
+        let (img, crop) = match images {
+            Images::Memory(m) => {
+                let img = augment::fit_to(m.image(i), s, self.fit);
+                let crop = if train {
+                    Crop::random(s, s, s, self.crop_padding, self.hflip, rng)
+                } else {
+                    Crop::center(s, s, s)
+                };
+                (img, crop)
+            }
+            Images::Folder(f) => {
+                // Straight from the decoder's interleaved pixels into the batch buffer.
+                let rgb = folder::decode_rgb(&f.items[i].0)?;
+                let shorter = match (train, self.train_scale) {
+                    (false, _) => self.eval_resize,
+                    (true, (lo, hi)) if lo < hi => rng.random_range(lo..=hi),
+                    (true, (lo, _)) => lo,
+                };
+                let (w, h) = augment::shorter_side_dims(
+                    rgb.width() as usize,
+                    rgb.height() as usize,
+                    shorter,
+                );
+                let crop = if train {
+                    Crop::random(h, w, s, 0, self.hflip, rng)
+                } else {
+                    Crop::center(h, w, s)
+                };
+                if train && self.color_shift > 0.0 {
+                    offset = augment::pca_color_shift(self.color_shift, rng).to_vec();
+                }
+                // Only the crop's window is rescaled.
+                let window = augment::resize_shorter_crop(&rgb, shorter, crop.top, crop.left, s);
+                let at_origin = Crop {
+                    top: 0,
+                    left: 0,
+                    ..crop
+                };
+                augment::write_normalized_rgb(&window, at_origin, s, &self.normalize, &offset, dst);
+                return Ok(());
+            }
+        };
+        if train && self.color_shift > 0.0 && self.channels == 3 {
+            offset = augment::pca_color_shift(self.color_shift, rng).to_vec();
+        }
+        augment::write_normalized(&img, crop, s, &self.normalize, &offset, self.channels, dst);
+        Ok(())
+    }
+}
+
+/// Mean and std per channel of the standard data sets (in [0, 1]).
+fn default_stats(kind: DatasetKind) -> (Vec<f64>, Vec<f64>) {
+    match kind {
+        DatasetKind::FashionMnist => (vec![0.2860], vec![0.3530]),
+        DatasetKind::Mnist => (vec![0.1307], vec![0.3081]),
+        DatasetKind::Cifar10 => (vec![0.4914, 0.4822, 0.4465], vec![0.2470, 0.2435, 0.2616]),
+        DatasetKind::Cifar100 => (vec![0.5071, 0.4865, 0.4409], vec![0.2673, 0.2564, 0.2762]),
+        // ImageNet's, as torchvision.
+        DatasetKind::ImageFolder => (vec![0.485, 0.456, 0.406], vec![0.229, 0.224, 0.225]),
+    }
+}
+
+/// The per-channel normalisation of `cfg` (the data set's statistics unless `data.mean`/`data.std`).
+pub fn normalization(cfg: &DataConfig) -> Normalize {
+    let (mut mean, mut std) = default_stats(cfg.dataset);
+    if !cfg.mean.is_empty() {
+        mean = cfg.mean.clone();
+    }
+    if !cfg.std.is_empty() {
+        std = cfg.std.clone();
+    }
+    // Grey statistics serve all three replicated channels.
+    let per_channel = |v: Vec<f64>| -> Vec<f32> {
+        (0..cfg.channels)
+            .map(|c| v[c.min(v.len() - 1)] as f32)
+            .collect()
+    };
+    Normalize {
+        mean: per_channel(mean),
+        std: per_channel(std),
+    }
+}
+
+/// The default eval rescale of image folders: `data.resize`, or 8/7 of the crop (256 for 224).
+pub fn eval_resize(cfg: &DataConfig) -> usize {
+    if cfg.resize == 0 {
+        cfg.image_size * 8 / 7
+    } else {
+        cfg.resize
+    }
+}
+
+/// The preprocessing of `cfg` and `augment`.
+pub fn pipeline(cfg: &DataConfig, augment: &AugmentConfig) -> Pipeline {
+    let colour = matches!(
+        cfg.dataset,
+        DatasetKind::Cifar10 | DatasetKind::Cifar100 | DatasetKind::ImageFolder
+    );
+    let cifar = matches!(cfg.dataset, DatasetKind::Cifar10 | DatasetKind::Cifar100);
+    let eval_resize = eval_resize(cfg);
+    Pipeline {
+        image_size: cfg.image_size,
+        channels: cfg.channels,
+        fit: cfg.fit,
+        eval_resize,
+        train_scale: match augment.scale {
+            Scale::Fixed(0) => (eval_resize, eval_resize),
+            Scale::Fixed(s) => (s, s),
+            Scale::Jitter([lo, hi]) => (lo, hi),
+        },
+        color_shift: augment.color_shift,
+        crop_padding: augment.crop_padding.unwrap_or(if cifar { 4 } else { 0 }),
+        hflip: augment.hflip.unwrap_or(colour),
+        normalize: normalization(cfg),
+    }
+}

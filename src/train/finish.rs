@@ -1,0 +1,167 @@
+//! The end of a run: the best epoch's weights as `model.bpk`, their test error, `results.csv`,
+//! and the `[eval]` protocols.
+
+use super::checkpoint;
+use super::health;
+use super::schedule::SharedState;
+use crate::config::Experiment;
+use crate::data::DataSet;
+use crate::device::DeviceSpec;
+use crate::error::TrainError;
+use crate::model::{Vgg, VggConfig};
+use crate::results::{self, EpochRow, ResultRow, RunPaths, write_atomic};
+
+/// Loads the run's `model.bpk` into `net`.
+fn load_best(net: &mut Vgg, paths: &RunPaths, vgg: &VggConfig) -> Result<(), TrainError> {
+    crate::model::load_burnpack(net, &paths.best_model()).map_err(|what| TrainError::Checkpoint {
+        path: paths.best_model(),
+        arch: vgg.arch.to_string(),
+        what,
+    })
+}
+
+/// Where and how a run was made, for its results row.
+pub(super) struct Provenance {
+    /// `flex`, `cuda:0`, or `cuda:0+cuda:1` on several devices.
+    pub device: String,
+    pub git_commit: String,
+    pub wall_seconds: f64,
+    pub bad_images: usize,
+}
+
+/// `12.34%`, or `-` for a top-5 error not measured (fewer than 5 classes).
+pub(super) fn percent(v: Option<f64>) -> String {
+    v.map(|v| format!("{v:.2}%")).unwrap_or_else(|| "-".into())
+}
+
+/// Test errors of the run's `model.bpk` (the epoch chosen on validation): the centre crop at
+/// the training scale, over the test split.
+fn test_errors(
+    paths: &RunPaths,
+    data: &DataSet,
+    vgg: &VggConfig,
+    exp: &Experiment,
+    spec: DeviceSpec,
+) -> Result<(f64, Option<f64>), TrainError> {
+    if !paths.best_model().is_file() {
+        return Ok((f64::NAN, None));
+    }
+    let device = spec.device().map_err(TrainError::Device)?;
+    let mut net = vgg.init(&device);
+    load_best(&mut net, paths, vgg)?;
+    let plan = crate::eval::EvalPlan::center(
+        data.default_test_scale(),
+        exp.train.batch_size,
+        vgg.pool_out(),
+        exp.data.max_bad_images,
+    );
+    let report = crate::eval::evaluate(&net, &data.test, &data.pipeline, &plan, &device)?;
+    let score = &report.scores[0];
+    Ok((score.top1_err, score.top5_err))
+}
+
+/// Copies the best checkpoint to `model.bpk`, measures its test error and writes
+/// `results.csv`.
+pub(super) fn finalize(
+    exp: &Experiment,
+    paths: &RunPaths,
+    data: &DataSet,
+    vgg: &VggConfig,
+    provenance: Provenance,
+    state: &SharedState,
+    spec: DeviceSpec,
+) -> Result<ResultRow, TrainError> {
+    let Provenance {
+        device,
+        git_commit,
+        wall_seconds,
+        bad_images,
+    } = provenance;
+    let rows: Vec<EpochRow> = results::read_csv(&paths.metrics())?;
+    let last = rows
+        .last()
+        .ok_or_else(|| TrainError::Training("no epoch was recorded in metrics.csv".into()))?;
+    let best = rows
+        .iter()
+        .filter(|r| r.val_top1_err.is_finite() && r.train_loss.is_finite())
+        .min_by(|a, b| a.val_top1_err.total_cmp(&b.val_top1_err))
+        .unwrap_or(last);
+    let best_ckpt = checkpoint::part_path(&paths.checkpoints(), "model", best.epoch);
+    if best_ckpt.is_file() {
+        let bytes = std::fs::read(&best_ckpt).map_err(|e| TrainError::io(&best_ckpt, e))?;
+        write_atomic(&paths.best_model(), &bytes)
+            .map_err(|e| TrainError::io(paths.best_model(), e))?;
+    }
+    let s = state.lock().clone();
+    let status = if s.diverged {
+        "diverged"
+    } else if health::stalled_epochs(&rows, data.num_classes) >= health::STALL_EPOCHS {
+        "stalled"
+    } else if s.stop {
+        "stopped"
+    } else {
+        "finished"
+    };
+    // Without a held-out split the best epoch's validation errors are the test errors.
+    let (top1_err, top5_err) = if data.held_out {
+        test_errors(paths, data, vgg, exp, spec)?
+    } else {
+        (best.val_top1_err, best.val_top5_err)
+    };
+    let row = ResultRow {
+        epochs: last.epoch,
+        top1_err,
+        top5_err,
+        val_top1_err: Some(best.val_top1_err),
+        val_top5_err: best.val_top5_err,
+        best_epoch: best.epoch,
+        wall_seconds,
+        git_commit,
+        status: status.into(),
+        final_top1_err: last.val_top1_err,
+        final_top5_err: last.val_top5_err,
+        train_images: data.train.len(),
+        val_images: data.val.len(),
+        test_images: data.test.len(),
+        bad_images,
+        scales: data.default_test_scale().to_string(),
+        ..ResultRow::describing(exp, vgg, data.name, device)
+    };
+    results::write_csv(&paths.results(), std::slice::from_ref(&row))
+        .map_err(|e| TrainError::io(paths.results(), e))?;
+    Ok(row)
+}
+/// Runs `[eval]`'s protocols on the best model and adds their rows after the training row,
+/// unless they measure nothing beyond it.
+pub(super) fn evaluate_after_training(
+    exp: &Experiment,
+    paths: &RunPaths,
+    data: &DataSet,
+    vgg: &VggConfig,
+    row: &ResultRow,
+    spec: DeviceSpec,
+) -> Result<(), TrainError> {
+    use crate::eval::command::{adds_to_training, plan_for, rows_from};
+    let plan = plan_for(exp, data, vgg);
+    if !adds_to_training(&plan, data) || row.status == "diverged" || !paths.best_model().is_file() {
+        return Ok(());
+    }
+    let device = spec.device().map_err(TrainError::Device)?;
+    let mut net = vgg.init(&device);
+    load_best(&mut net, paths, vgg)?;
+    let report = crate::eval::evaluate(&net, &data.test, &data.pipeline, &plan, &device)?;
+    let mut rows = vec![row.clone()];
+    let measured = rows_from(row, &report);
+    for r in &measured {
+        println!(
+            "{}: {} at Q = {}: test top-1 error {:.2}%  top-5 error {}",
+            exp.name,
+            r.protocol,
+            r.scales,
+            r.top1_err,
+            percent(r.top5_err)
+        );
+    }
+    results::merge_eval_rows(&mut rows, measured);
+    results::write_csv(&paths.results(), &rows).map_err(|e| TrainError::io(paths.results(), e))
+}

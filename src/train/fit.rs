@@ -1,0 +1,271 @@
+//! One training session with burn-train's `SupervisedTraining` + `Learner`: the model and its
+//! optimiser, the loaders, the metrics, the checkpointers, the schedule, and the per-epoch sink
+//! that writes `metrics.csv`.
+
+use std::io::IsTerminal;
+
+use burn::optim::SgdConfig;
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::momentum::MomentumConfig;
+use burn::tensor::Device;
+use burn::train::metric::store::EventStoreClient;
+use burn::train::metric::{AccuracyMetric, LearningRateMetric, LossMetric, TopKAccuracyMetric};
+use burn::train::renderer::default_renderer;
+use burn::train::{
+    EarlyStoppingStrategy, ExecutionStrategy, Learner, MultiDeviceOptim, SupervisedTraining,
+    TrainingStrategy,
+};
+
+use super::checkpoint::{AtomicFileCheckpointer, KeepLastAndBest};
+use super::finish::percent;
+use super::reporter::{EpochReporter, EpochSink};
+use super::resume::Restored;
+use super::schedule::{EpochSchedule, PlateauRule, SharedState};
+use super::{TrainOptions, health, warm_start};
+use crate::config::{Experiment, Schedule};
+use crate::data::{BatchLoader, DataSet, LoaderOptions};
+use crate::error::TrainError;
+use crate::model::VggConfig;
+use crate::results::{self, EpochRow, RunPaths};
+
+/// Stops training when the plateau schedule is done or the loss diverged.
+#[derive(Clone)]
+struct StopRule(SharedState);
+
+impl EarlyStoppingStrategy for StopRule {
+    fn should_stop(&mut self, _epoch: usize, _store: &EventStoreClient) -> bool {
+        self.0.lock().stop
+    }
+}
+
+/// Writes metrics.csv, updates the run state and prints one line per epoch.
+struct RunSink {
+    rows: Vec<EpochRow>,
+    path: std::path::PathBuf,
+    state: SharedState,
+    plateau: Option<PlateauRule>,
+    epochs: usize,
+    num_classes: usize,
+    print: bool,
+}
+
+impl EpochSink for RunSink {
+    fn epoch_done(&mut self, row: Result<EpochRow, String>) {
+        let row = match row {
+            Ok(row) => row,
+            Err(missing) => {
+                // No row is made up: the run stops and fails with the reason.
+                let mut state = self.state.lock();
+                state.stop = true;
+                state.failure.get_or_insert(missing);
+                return;
+            }
+        };
+        let message =
+            self.state
+                .lock()
+                .end_epoch(row.epoch, row.val_top1_err, row.train_loss, self.plateau);
+        if self.print {
+            println!(
+                "epoch {}/{}  lr {:.3e}  train loss {:.4} top1 {:.2}% top5 {}  val loss {:.4} top1 {:.2}% top5 {}  {:.1}s {:.0} img/s",
+                row.epoch,
+                self.epochs,
+                row.lr,
+                row.train_loss,
+                row.train_top1_err,
+                percent(row.train_top5_err),
+                row.val_loss,
+                row.val_top1_err,
+                percent(row.val_top5_err),
+                row.epoch_seconds,
+                row.train_img_s
+            );
+        }
+        if let Some(m) = message {
+            println!("epoch {}: {m}", row.epoch);
+        }
+        if self.state.lock().diverged {
+            eprintln!(
+                "epoch {}: the training loss is {}; stopping and keeping the last good checkpoint (try a lower train.lr)",
+                row.epoch, row.train_loss
+            );
+        }
+        self.rows.retain(|r| r.epoch < row.epoch);
+        let epoch = row.epoch;
+        self.rows.push(row);
+        let stalled = health::stalled_epochs(&self.rows, self.num_classes);
+        if stalled >= health::STALL_EPOCHS {
+            eprintln!(
+                "warning: epoch {epoch}: {}",
+                health::stall_message(stalled, self.num_classes)
+            );
+        }
+        if let Err(e) = results::write_csv(&self.path, &self.rows) {
+            eprintln!("{}: {e}", self.path.display());
+        }
+    }
+}
+
+/// Everything one training session needs.
+pub(super) struct Session<'a> {
+    /// The experiment.
+    pub exp: &'a Experiment,
+    /// Its run directory.
+    pub paths: &'a RunPaths,
+    /// The data set.
+    pub data: &'a DataSet,
+    /// The network.
+    pub vgg: &'a VggConfig,
+    /// The devices (the first validates and checkpoints).
+    pub devices: Vec<Device>,
+    /// Where the run continues from.
+    pub restored: Restored,
+    /// Terminal output.
+    pub opts: &'a TrainOptions,
+}
+
+/// Trains from `session.restored` to the last epoch (or until the schedule stops); returns the
+/// distinct unreadable images skipped.
+pub(super) fn fit(session: Session<'_>) -> Result<usize, TrainError> {
+    let Session {
+        exp,
+        paths,
+        data,
+        vgg,
+        devices,
+        restored,
+        opts,
+    } = session;
+    let Restored {
+        epoch: resume,
+        rows,
+        state,
+    } = restored;
+    let t = &exp.train;
+    let device = devices[0].clone();
+    device.seed(t.seed);
+    let mut model = vgg.init(&device.clone().autodiff());
+    // burn-train sums the devices' gradients; each contributes 1/n, so that a step follows the
+    // mean gradient over all n × batch_size images and weight decay is added to it once, as on
+    // one device.
+    model.gradient_scale = 1.0 / devices.len() as f64;
+    if resume.is_none() && !exp.model.init_from.as_os_str().is_empty() {
+        warm_start::warm_start_from(
+            &exp.model.init_from,
+            vgg,
+            &mut model,
+            &device.clone().autodiff(),
+        )?;
+    }
+    let loader_opts = LoaderOptions {
+        batch_size: t.batch_size,
+        train: true,
+        seed: t.seed,
+        workers: exp.data.workers,
+        max_bad_images: exp.data.max_bad_images,
+    };
+    // On n devices each takes a strided share of every epoch's order, so the n batches of a
+    // step are the n × batch_size images one device would take at once.
+    let train_loader = BatchLoader::new(
+        data.train.clone(),
+        data.pipeline.clone(),
+        loader_opts,
+        device.clone(),
+    )
+    .for_devices(devices.len());
+    train_loader.set_epoch(resume.unwrap_or(0));
+    let train_handle = train_loader.clone();
+    let val_opts = LoaderOptions {
+        train: false,
+        ..loader_opts
+    };
+    let val_loader = BatchLoader::new(
+        data.val.clone(),
+        data.pipeline.clone(),
+        val_opts,
+        device.clone(),
+    );
+    let val_loader_handle = val_loader.clone();
+    let momentum = (t.momentum > 0.0).then(|| {
+        MomentumConfig::new()
+            .with_momentum(t.momentum)
+            .with_dampening(0.0)
+    });
+    let weight_decay =
+        (t.weight_decay > 0.0).then(|| WeightDecayConfig::new(t.weight_decay as f32));
+    let optim = SgdConfig::new()
+        .with_momentum(momentum)
+        .with_weight_decay(weight_decay)
+        .init();
+    let n = devices.len();
+    let scheduler = EpochSchedule::new(t, train_loader.steps_per_epoch(), state.clone());
+    let plateau = (t.schedule == Schedule::Plateau).then_some(PlateauRule {
+        patience: t.patience,
+        gamma: t.gamma,
+        max_drops: t.max_drops,
+    });
+    let ckpt_dir = paths.checkpoints();
+    let tui = !opts.plain && std::io::stdout().is_terminal();
+    let mut training = SupervisedTraining::new(
+        paths.logs(),
+        std::sync::Arc::new(train_loader),
+        std::sync::Arc::new(val_loader),
+    )
+    .metrics((AccuracyMetric::new(), LossMetric::new()))
+    .metric_train_numeric(LearningRateMetric::new());
+    // Top-5 error means nothing with fewer than 5 classes: its columns stay empty.
+    if data.num_classes >= 5 {
+        training = training
+            .metric_train_numeric(TopKAccuracyMetric::new(5))
+            .metric_valid_numeric(TopKAccuracyMetric::new(5));
+    }
+    training = training
+        .with_custom_checkpointers(
+            AtomicFileCheckpointer::new(&ckpt_dir, "model"),
+            AtomicFileCheckpointer::new(&ckpt_dir, "optim"),
+            AtomicFileCheckpointer::new(&ckpt_dir, "scheduler"),
+        )
+        .with_checkpointing_strategy(KeepLastAndBest::new(state.clone(), &ckpt_dir))
+        .early_stopping(StopRule(state.clone()))
+        .num_epochs(t.epochs);
+    if n > 1 {
+        training = training.with_training_strategy(TrainingStrategy::Default(
+            ExecutionStrategy::multi(devices, MultiDeviceOptim::OptimMainDevice),
+        ));
+    }
+    if let Some(epoch) = resume {
+        training = training.checkpoint(epoch);
+    }
+    let inner = tui.then(|| default_renderer(training.interrupter(), resume));
+    let sink = RunSink {
+        rows,
+        path: paths.metrics(),
+        state: state.clone(),
+        plateau,
+        epochs: t.epochs,
+        num_classes: data.num_classes,
+        print: !tui,
+    };
+    training = training.renderer(Box::new(EpochReporter::new(
+        inner,
+        resume.unwrap_or(0) + 1,
+        sink,
+    )));
+    let val_handle = val_loader_handle;
+    let result = training.launch(Learner::new(model, optim, scheduler));
+    if let Some(failure) = train_handle.failure().or_else(|| val_handle.failure()) {
+        return Err(TrainError::DataRead(failure));
+    }
+    if let Some(err) = result.error {
+        return Err(TrainError::Training(err.to_string()));
+    }
+    if let Some(failure) = state.lock().failure.clone() {
+        return Err(TrainError::Training(failure));
+    }
+    if state.lock().epoch == resume.unwrap_or(0) && !state.lock().stop {
+        return Err(TrainError::Training(
+            "no epoch completed (interrupted)".into(),
+        ));
+    }
+    Ok(train_handle.bad_images() + val_handle.bad_images())
+}

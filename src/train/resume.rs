@@ -1,0 +1,158 @@
+//! Continuing a run: what is already in its directory, whether this config may continue it, and
+//! the state its last complete checkpoint restores.
+
+use std::path::Path;
+
+use burn::lr_scheduler::LrSchedulerRecord;
+use burn::tensor::Device;
+
+use super::checkpoint::{self, latest_complete};
+use super::schedule::{RunState, SharedState};
+use crate::config::Experiment;
+use crate::error::TrainError;
+use crate::model::VggConfig;
+use crate::results::{self, EpochRow, ResultRow, RunPaths};
+
+/// What a run continues from.
+pub(super) struct Restored {
+    /// The epoch of the last complete checkpoint (`None`: start from scratch).
+    pub epoch: Option<usize>,
+    /// The `metrics.csv` rows that checkpoint backs.
+    pub rows: Vec<EpochRow>,
+    /// The schedule state saved with it.
+    pub state: SharedState,
+}
+
+/// Keeps the metrics rows that a complete checkpoint backs (and rewrites `metrics.csv` with
+/// them), checks that checkpoint fits the model, and loads its schedule state.
+pub(super) fn restore(
+    paths: &RunPaths,
+    exp: &Experiment,
+    vgg: &VggConfig,
+    device: &Device,
+) -> Result<Restored, TrainError> {
+    let mut rows: Vec<EpochRow> = results::read_csv(&paths.metrics())?;
+    let epoch = latest_complete(&paths.checkpoints(), rows.len().min(exp.train.epochs));
+    if let Some(e) = epoch {
+        check_checkpoint_fits(
+            &checkpoint::part_path(&paths.checkpoints(), "model", e),
+            vgg,
+            device,
+        )?;
+    }
+    for e in checkpoint::epochs_on_disk(&paths.checkpoints()) {
+        if Some(e) > epoch && e <= rows.len() {
+            eprintln!(
+                "warning: {}: checkpoint of epoch {e} is incomplete or unreadable; it is ignored",
+                paths.checkpoints().display()
+            );
+        }
+    }
+    rows.truncate(epoch.unwrap_or(0));
+    results::write_csv(&paths.metrics(), &rows).map_err(|e| TrainError::io(paths.metrics(), e))?;
+    let state = SharedState::default();
+    if let Some(e) = epoch {
+        let path = checkpoint::part_path(&paths.checkpoints(), "scheduler", e);
+        let record =
+            LrSchedulerRecord::load(path).map_err(|error| TrainError::CheckpointRecord {
+                epoch: e,
+                message: error.to_string(),
+            })?;
+        if let Some(s) = RunState::from_record(&record) {
+            *state.lock() = s;
+        }
+        println!("{}: resuming after epoch {e}", paths.dir.display());
+    }
+    Ok(Restored { epoch, rows, state })
+}
+
+/// The training row of an existing `results.csv`, if the run finished.
+pub(super) fn finished_row(paths: &RunPaths) -> Result<Option<ResultRow>, TrainError> {
+    let rows: Vec<ResultRow> = results::read_csv(&paths.results())?;
+    Ok(rows.into_iter().find(ResultRow::is_from_training))
+}
+
+/// Renames `dir` to `dir.old-<unix seconds>` (never deletes a run).
+pub(super) fn move_aside(dir: &Path) -> Result<(), TrainError> {
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let mut target = dir.as_os_str().to_owned();
+    target.push(format!(".old-{stamp}"));
+    std::fs::rename(dir, &target).map_err(|e| TrainError::io(dir, e))?;
+    println!(
+        "{}: moved the old run to {}",
+        dir.display(),
+        Path::new(&target).display()
+    );
+    Ok(())
+}
+
+/// Refuses to continue a run whose saved config would build a different model or data.
+pub(super) fn check_same_experiment(paths: &RunPaths, exp: &Experiment) -> Result<(), TrainError> {
+    let Ok(text) = std::fs::read_to_string(paths.config()) else {
+        return Ok(());
+    };
+    let saved = Experiment::from_toml_str(&text, &paths.config(), &[])
+        .map_err(|error| TrainError::SavedConfig { error })?;
+    let keys = differing_keys(&saved, exp);
+    if keys.is_empty() {
+        return Ok(());
+    }
+    Err(TrainError::DifferentExperiment {
+        dir: paths.dir.clone(),
+        keys,
+        config: paths.config(),
+    })
+}
+
+/// Dotted keys whose values differ between two experiments, ignoring those a run may change
+/// when it is continued (`train.epochs`, `data.workers`, `run.*` except `run.precision`, the
+/// type its checkpoints are stored in).
+fn differing_keys(a: &Experiment, b: &Experiment) -> Vec<String> {
+    fn walk(prefix: &str, a: &toml::Value, b: Option<&toml::Value>, out: &mut Vec<String>) {
+        match (a, b) {
+            (toml::Value::Table(ta), Some(toml::Value::Table(tb))) => {
+                let mut keys: Vec<&String> = ta.keys().chain(tb.keys()).collect();
+                keys.sort();
+                keys.dedup();
+                for k in keys {
+                    let key = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    match ta.get(k) {
+                        Some(va) => walk(&key, va, tb.get(k), out),
+                        None => out.push(key),
+                    }
+                }
+            }
+            (va, Some(vb)) if va == vb => {}
+            _ => out.push(prefix.to_string()),
+        }
+    }
+    let (Ok(ta), Ok(tb)) = (toml::Value::try_from(a), toml::Value::try_from(b)) else {
+        return vec!["config".into()];
+    };
+    let mut out = Vec::new();
+    walk("", &ta, Some(&tb), &mut out);
+    out.retain(|k| {
+        k == "run.precision"
+            || (k != "train.epochs" && k != "data.workers" && k != "name" && !k.starts_with("run."))
+    });
+    out
+}
+
+/// Refuses a checkpoint whose tensors do not fit the configured model (another arch, width,
+/// head or class count), before burn-train's loader would panic on it.
+fn check_checkpoint_fits(path: &Path, vgg: &VggConfig, device: &Device) -> Result<(), TrainError> {
+    crate::model::load_burnpack(&mut vgg.init(device), path).map_err(|what| {
+        TrainError::Checkpoint {
+            path: path.to_path_buf(),
+            arch: vgg.arch.to_string(),
+            what,
+        }
+    })
+}

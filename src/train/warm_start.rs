@@ -1,0 +1,43 @@
+//! `model.init_from` (§3.1): a deeper net starts from a trained A's first four convs and three
+//! FC layers.
+
+use std::path::Path;
+
+use burn::tensor::Device;
+
+use crate::config::Experiment;
+use crate::error::TrainError;
+use crate::model::{Vgg, VggConfig};
+
+/// `model.init_from`: copies the trained run's first four convs and FC layers into `model`.
+pub(super) fn warm_start_from(
+    dir: &Path,
+    vgg: &VggConfig,
+    model: &mut Vgg,
+    device: &Device,
+) -> Result<(), TrainError> {
+    let fail = |what: String| TrainError::WarmStart {
+        dir: dir.to_path_buf(),
+        what,
+    };
+    let source_exp =
+        Experiment::load(&dir.join("config.toml"), &[]).map_err(|e| fail(e.to_string()))?;
+    let weights = dir.join("model.bpk");
+    if !weights.is_file() {
+        return Err(fail(format!(
+            "{} not found; train that run to the end first",
+            weights.display()
+        )));
+    }
+    let mut source =
+        VggConfig::from_model(&source_exp.model, vgg.in_channels, vgg.num_classes).init(device);
+    crate::model::load_burnpack(&mut source, &weights)
+        .map_err(|what| fail(format!("{}: {what}", weights.display())))?;
+    let copied = crate::model::init::warm_start(model, &source).map_err(fail)?;
+    println!(
+        "initialised {copied} layers from {} ({})",
+        dir.display(),
+        source_exp.model.arch
+    );
+    Ok(())
+}
