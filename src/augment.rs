@@ -282,6 +282,14 @@ pub fn pca_color_shift<R: Rng + ?Sized>(sigma: f64, rng: &mut R) -> [f32; 3] {
     })
 }
 
+/// The 256 normalised values of channel `c`'s 8-bit pixels, after adding `offset[c]` ([0, 1]
+/// units; absent = 0): every normalise writer reads its floats from this one table.
+fn channel_lut(norm: &Normalize, offset: &[f32], c: usize) -> [f32; 256] {
+    let shift = offset.get(c).copied().unwrap_or(0.0);
+    let (mean, std) = (norm.mean[c] - shift, norm.std[c]);
+    std::array::from_fn(|v| (v as f32 / 255.0 - mean) / std)
+}
+
 /// Crops `size`×`size` at `crop` (zeros outside the image), flips, adds `offset[c]` (in [0, 1]
 /// units; empty = none), normalises and writes the result planar into `dst`
 /// (`out_channels * size * size` floats). A 1-channel image is replicated when `out_channels`
@@ -295,29 +303,65 @@ pub fn write_normalized(
     out_channels: usize,
     dst: &mut [f32],
 ) {
-    debug_assert_eq!(dst.len(), out_channels * size * size);
-    for oc in 0..out_channels {
-        let c = if img.channels == 1 { 0 } else { oc };
-        let (std, shift) = (norm.std[oc], offset.get(oc).copied().unwrap_or(0.0));
-        let mean = norm.mean[oc] - shift;
-        let zero = (0.0 - mean) / std;
-        let plane = img.plane(c);
-        let out = &mut dst[oc * size * size..(oc + 1) * size * size];
-        for y in 0..size {
+    write_planar(img, crop, (size, size), norm, offset, out_channels, dst);
+}
+
+/// Normalises the whole image (no crop), mirrored when `flip`, and writes it planar into
+/// `dst` (`out_channels * height * width` floats); the input of dense evaluation.
+pub fn write_normalized_full(
+    img: &Img,
+    flip: bool,
+    norm: &Normalize,
+    out_channels: usize,
+    dst: &mut [f32],
+) {
+    let whole = Crop {
+        top: 0,
+        left: 0,
+        pad: 0,
+        flip,
+    };
+    write_planar(
+        img,
+        whole,
+        (img.height, img.width),
+        norm,
+        &[],
+        out_channels,
+        dst,
+    );
+}
+
+/// The planar writer behind [`write_normalized`] and [`write_normalized_full`]: an
+/// `out_h`×`out_w` window at `crop` of the padded frame, zeros outside the image.
+fn write_planar(
+    img: &Img,
+    crop: Crop,
+    (out_h, out_w): (usize, usize),
+    norm: &Normalize,
+    offset: &[f32],
+    out_channels: usize,
+    dst: &mut [f32],
+) {
+    debug_assert_eq!(dst.len(), out_channels * out_h * out_w);
+    for (oc, out) in dst.chunks_exact_mut(out_h * out_w).enumerate() {
+        let lut = channel_lut(norm, offset, oc);
+        let zero = lut[0];
+        let plane = img.plane(if img.channels == 1 { 0 } else { oc });
+        for (y, row) in out.chunks_exact_mut(out_w).enumerate() {
             let sy = (crop.top + y) as isize - crop.pad as isize;
-            let row = &mut out[y * size..(y + 1) * size];
             if sy < 0 || sy >= img.height as isize {
                 row.fill(zero);
                 continue;
             }
             let src = &plane[sy as usize * img.width..(sy as usize + 1) * img.width];
             for (x, v) in row.iter_mut().enumerate() {
-                let xx = if crop.flip { size - 1 - x } else { x };
+                let xx = if crop.flip { out_w - 1 - x } else { x };
                 let sx = (crop.left + xx) as isize - crop.pad as isize;
                 *v = if sx < 0 || sx >= img.width as isize {
                     zero
                 } else {
-                    (src[sx as usize] as f32 / 255.0 - mean) / std
+                    lut[src[sx as usize] as usize]
                 };
             }
         }
@@ -325,7 +369,7 @@ pub fn write_normalized(
 }
 
 /// [`write_normalized`] for an interleaved RGB image with the crop inside it (no padding):
-/// one pass through a per-channel lookup table, no planar copy.
+/// one pass through the per-channel lookup table, no planar copy.
 pub fn write_normalized_rgb(
     img: &RgbImage,
     crop: Crop,
@@ -338,47 +382,15 @@ pub fn write_normalized_rgb(
     debug_assert!(crop.pad == 0 && crop.top + size <= h && crop.left + size <= w);
     debug_assert_eq!(dst.len(), 3 * size * size);
     let src = img.as_raw();
-    for c in 0..3 {
-        let shift = offset.get(c).copied().unwrap_or(0.0);
-        let (mean, std) = (norm.mean[c] - shift, norm.std[c]);
-        let lut: [f32; 256] = std::array::from_fn(|v| (v as f32 / 255.0 - mean) / std);
-        let out = &mut dst[c * size * size..(c + 1) * size * size];
+    for (c, out) in dst.chunks_exact_mut(size * size).enumerate() {
+        let lut = channel_lut(norm, offset, c);
         for (y, row) in out.chunks_exact_mut(size).enumerate() {
             let line = &src[((crop.top + y) * w + crop.left) * 3..][..size * 3];
+            let pixels = line.chunks_exact(3).map(|px| lut[px[c] as usize]);
             if crop.flip {
-                for (v, px) in row.iter_mut().zip(line.chunks_exact(3).rev()) {
-                    *v = lut[px[c] as usize];
-                }
+                row.iter_mut().zip(pixels.rev()).for_each(|(v, p)| *v = p);
             } else {
-                for (v, px) in row.iter_mut().zip(line.chunks_exact(3)) {
-                    *v = lut[px[c] as usize];
-                }
-            }
-        }
-    }
-}
-
-/// Normalises the whole image (no crop), mirrored when `flip`, and writes it planar into
-/// `dst` (`out_channels * height * width` floats); the input of dense evaluation.
-pub fn write_normalized_full(
-    img: &Img,
-    flip: bool,
-    norm: &Normalize,
-    out_channels: usize,
-    dst: &mut [f32],
-) {
-    let (h, w) = (img.height, img.width);
-    debug_assert_eq!(dst.len(), out_channels * h * w);
-    for oc in 0..out_channels {
-        let plane = img.plane(if img.channels == 1 { 0 } else { oc });
-        let (mean, std) = (norm.mean[oc], norm.std[oc]);
-        let out = &mut dst[oc * h * w..(oc + 1) * h * w];
-        for y in 0..h {
-            let src = &plane[y * w..(y + 1) * w];
-            let row = &mut out[y * w..(y + 1) * w];
-            for (x, v) in row.iter_mut().enumerate() {
-                let sx = if flip { w - 1 - x } else { x };
-                *v = (src[sx] as f32 / 255.0 - mean) / std;
+                row.iter_mut().zip(pixels).for_each(|(v, p)| *v = p);
             }
         }
     }
@@ -540,6 +552,76 @@ mod tests {
         };
         write_normalized(&img, Crop::center(1, 1, 1), 1, &norm, &[0.25], 1, &mut out);
         assert_close(&out, &[0.25]);
+    }
+
+    #[test]
+    fn every_writer_gives_the_normalisation_formula_bit_for_bit() {
+        let rgb = RgbImage::from_fn(6, 5, |x, y| image::Rgb([(x * 40) as u8, (y * 50) as u8, 7]));
+        let img = Img::from_rgb(&rgb);
+        let norm = Normalize {
+            mean: vec![0.485, 0.456, 0.406],
+            std: vec![0.229, 0.224, 0.225],
+        };
+        let offset = [0.013, -0.002, 0.0];
+        // The formula, written out: zero outside the image, mirrored columns when flipped.
+        let reference = |c: usize, sy: isize, sx: isize, offset: &[f32]| {
+            let v = if (0..5).contains(&sy) && (0..6).contains(&sx) {
+                rgb.get_pixel(sx as u32, sy as u32)[c]
+            } else {
+                0
+            };
+            let mean = norm.mean[c] - offset.get(c).copied().unwrap_or(0.0);
+            (v as f32 / 255.0 - mean) / norm.std[c]
+        };
+        for flip in [false, true] {
+            let crop = Crop {
+                top: 0,
+                left: 3,
+                pad: 2,
+                flip,
+            };
+            let mut got = vec![0.0; 3 * 16];
+            write_normalized(&img, crop, 4, &norm, &offset, 3, &mut got);
+            for (i, g) in got.iter().enumerate() {
+                let (c, y, x) = (i / 16, i / 4 % 4, i % 4);
+                let xx = if flip { 3 - x } else { x };
+                let want = reference(c, y as isize - 2, (3 + xx) as isize - 2, &offset);
+                assert_eq!(
+                    g.to_bits(),
+                    want.to_bits(),
+                    "padded crop, channel {c} ({y}, {x})"
+                );
+            }
+            let mut full = vec![0.0; 3 * 30];
+            write_normalized_full(&img, flip, &norm, 3, &mut full);
+            for (i, g) in full.iter().enumerate() {
+                let (c, y, x) = (i / 30, i / 6 % 5, i % 6);
+                let sx = if flip { 5 - x } else { x };
+                let want = reference(c, y as isize, sx as isize, &[]);
+                assert_eq!(
+                    g.to_bits(),
+                    want.to_bits(),
+                    "full image, channel {c} ({y}, {x})"
+                );
+            }
+            let inside = Crop {
+                pad: 0,
+                top: 1,
+                ..crop
+            };
+            let mut interleaved = vec![0.0; 3 * 9];
+            write_normalized_rgb(&rgb, inside, 3, &norm, &offset, &mut interleaved);
+            for (i, g) in interleaved.iter().enumerate() {
+                let (c, y, x) = (i / 9, i / 3 % 3, i % 3);
+                let xx = if flip { 2 - x } else { x };
+                let want = reference(c, (1 + y) as isize, (3 + xx) as isize, &offset);
+                assert_eq!(
+                    g.to_bits(),
+                    want.to_bits(),
+                    "interleaved, channel {c} ({y}, {x})"
+                );
+            }
+        }
     }
 
     #[test]

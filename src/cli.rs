@@ -294,7 +294,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Some(Command::Report { dir, out }) => {
             let out = out.unwrap_or_else(|| dir.clone());
-            let written = crate::report::write_report(&dir, &out).map_err(anyhow::Error::msg)?;
+            let written = crate::report::write_report(&dir, &out)?;
             for p in written {
                 println!("wrote {}", p.display());
             }

@@ -4,6 +4,22 @@
 //! The flow of `vgg-train --config F`: [`config`] reads the experiment, [`data`] loads the data
 //! set, [`model`] builds the network from the paper's table, [`train`] runs burn-train's
 //! Learner and writes the [`results`].
+//!
+//! # Architecture
+//!
+//! The modules form a stack. A module uses modules of its own layer or below, never above, and
+//! no two modules use each other, directly or round a loop (`tests/architecture.rs` reads this
+//! table and checks every `crate::` path in `src/` against it on each `cargo test`):
+//!
+//! ```text
+//! layer 3: cli                                   (arguments, one-line errors, exit codes)
+//! layer 2: train eval report bench predict sweep (the commands)
+//! layer 1: data augment model results device     (images, network, run directories, devices)
+//! layer 0: config arch error util                (the experiment, the paper's tables, errors)
+//! ```
+//!
+//! The convolution kernels of the flex backend are a crate of their own below [`model`]
+//! (`crates/vgg-kernels`, knowing nothing of this one); `main.rs` only calls [`cli`].
 
 pub mod arch;
 pub mod augment;

@@ -114,7 +114,7 @@ pub fn predict(
     let classes = num_classes(exp);
     let vgg = VggConfig::from_experiment(exp, exp.data.channels, classes);
     let mut net = vgg.init(&device);
-    model::load_weights_file(&mut net, &vgg, &weights).map_err(TrainError::Weights)?;
+    model::load_weights_file(&mut net, &vgg, &weights).map_err(TrainError::from)?;
     let names = class_names(exp, classes);
     let (c, s) = (exp.data.channels, exp.data.image_size);
     let mut out = Vec::with_capacity(images.len());

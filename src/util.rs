@@ -70,6 +70,14 @@ pub fn one_line(text: &str) -> String {
 mod tests {
     use super::*;
 
+    #[test]
+    fn mean_and_sample_std() {
+        let (m, s) = mean_std(&[1.0, 2.0, 3.0]);
+        assert!((m - 2.0).abs() < 1e-12);
+        assert!((s.unwrap() - 1.0).abs() < 1e-12);
+        assert_eq!(mean_std(&[4.0]), (4.0, None));
+    }
+
     /// The stream is ChaCha8's and the shuffle is ours: these values may never change, or
     /// committed runs would no longer reproduce.
     #[test]

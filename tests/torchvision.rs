@@ -120,7 +120,7 @@ fn a_state_dict_of_another_configuration_is_refused_with_the_fix() {
         &fixture_dir().join("vgg11-w16.pth"),
     )
     .unwrap_err();
-    assert!(err.contains("model.arch = \"A\""), "{err}");
+    assert!(err.to_string().contains("model.arch = \"A\""), "{err}");
     let bn = config(&f, true);
     let err = load_torchvision(
         &mut bn.init(&device),
@@ -128,7 +128,10 @@ fn a_state_dict_of_another_configuration_is_refused_with_the_fix() {
         &fixture_dir().join("vgg11-w16.pth"),
     )
     .unwrap_err();
-    assert!(err.contains("model.batch_norm = false"), "{err}");
+    assert!(
+        err.to_string().contains("model.batch_norm = false"),
+        "{err}"
+    );
     let wide = VggConfig {
         hidden: 64,
         ..config(&f, false)
@@ -139,7 +142,7 @@ fn a_state_dict_of_another_configuration_is_refused_with_the_fix() {
         &fixture_dir().join("vgg11-w16.pth"),
     )
     .unwrap_err();
-    assert!(err.contains("model.hidden"), "{err}");
+    assert!(err.to_string().contains("model.hidden"), "{err}");
 }
 
 fn predict_config(dir: &std::path::Path) -> std::path::PathBuf {

@@ -77,7 +77,7 @@ pub fn eval_run(exp: &Experiment, weights: Option<&Path>) -> Result<EvalOutcome,
     let data = data::load_test(&exp.data, &exp.augment)?;
     let vgg = VggConfig::from_experiment(exp, data.pipeline.channels, data.num_classes);
     let mut net = vgg.init(&device);
-    model::load_weights_file(&mut net, &vgg, &weights).map_err(TrainError::Weights)?;
+    model::load_weights_file(&mut net, &vgg, &weights).map_err(TrainError::from)?;
     let plan = plan_for(exp, &data, &vgg);
     let report = evaluate(&net, &data.test, &data.pipeline, &plan, &device)?;
 

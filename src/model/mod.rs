@@ -17,6 +17,7 @@ use burn::prelude::*;
 
 use crate::arch::{Arch, LayerSpec, scaled_channels};
 use crate::config::{Experiment, Head, Init, Kernels, LrnConfig, ModelConfig};
+use crate::error::WeightsError;
 use vgg_kernels as kernels;
 
 /// Everything needed to build a [`Vgg`]: the model section of the config with the data set's
@@ -337,20 +338,24 @@ pub fn to_device_precision(model: &mut Vgg) {
 
 /// Loads a weights file into `model` (built from `vgg`): torchvision's state dict for `.pth`
 /// and `.pt`, burnpack (a run's `model.bpk`) otherwise.
-pub fn load_weights_file(model: &mut Vgg, vgg: &VggConfig, path: &Path) -> Result<(), String> {
+pub fn load_weights_file(
+    model: &mut Vgg,
+    vgg: &VggConfig,
+    path: &Path,
+) -> Result<(), WeightsError> {
     if !path.is_file() {
-        return Err(format!("{}: not found", path.display()));
+        return Err(WeightsError::NotFound {
+            path: path.to_path_buf(),
+        });
     }
     match path.extension().and_then(|e| e.to_str()) {
         Some("pth" | "pt") => torchvision::load_torchvision(model, vgg, path).map(|_| {
             to_device_precision(model);
         }),
-        _ => load_burnpack(model, path).map_err(|what| {
-            format!(
-                "{}: does not fit the configured {} network ({what})",
-                path.display(),
-                vgg.arch
-            )
+        _ => load_burnpack(model, path).map_err(|what| WeightsError::Burnpack {
+            path: path.to_path_buf(),
+            arch: vgg.arch.to_string(),
+            what,
         }),
     }
 }

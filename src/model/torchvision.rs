@@ -10,7 +10,8 @@ use burn::store::{ModuleSnapshot, ModuleStore, PytorchStore};
 
 use super::Vgg;
 use super::VggConfig;
-use crate::arch::{Arch, LayerSpec};
+use crate::arch::Arch;
+use crate::error::WeightsError;
 
 /// What a torchvision VGG state dict holds, read from its keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,34 +75,27 @@ impl TorchvisionLayout {
     }
 }
 
-fn conv_count(arch: Arch) -> usize {
-    arch.layers()
-        .iter()
-        .filter(|l| matches!(l, LayerSpec::Conv { .. }))
-        .count()
-}
-
 /// Loads a torchvision VGG state dict (`.pth`) into `model`, built from `vgg`; returns the
-/// number of tensors applied, or a one-line reason naming the config keys to change.
-pub fn load_torchvision(model: &mut Vgg, vgg: &VggConfig, path: &Path) -> Result<usize, String> {
+/// number of tensors applied, or why not, naming the config keys to change.
+pub fn load_torchvision(
+    model: &mut Vgg,
+    vgg: &VggConfig,
+    path: &Path,
+) -> Result<usize, WeightsError> {
     let mut store = PytorchStore::from_file(path)
         .map_indices_contiguous_except(r"^features$")
         .allow_partial(true);
-    let keys = store.keys().map_err(|e| {
-        format!(
-            "{}: not a PyTorch state dict ({})",
-            path.display(),
-            one_line(&e)
-        )
+    let keys = store.keys().map_err(|e| WeightsError::NotStateDict {
+        path: path.to_path_buf(),
+        what: one_line(&e),
     })?;
     let layout = TorchvisionLayout::from_keys(keys.iter().map(String::as_str));
     if layout.convs == 0 {
-        return Err(format!(
-            "{}: not a torchvision VGG state dict (no features.N.weight tensors); use torchvision's vgg11/13/16/19 or *_bn weights",
-            path.display()
-        ));
+        return Err(WeightsError::NotTorchvisionVgg {
+            path: path.to_path_buf(),
+        });
     }
-    if layout.convs != conv_count(vgg.arch) || layout.batch_norm != vgg.batch_norm {
+    if layout.convs != vgg.arch.conv_layers() || layout.batch_norm != vgg.batch_norm {
         let fix = match layout.arch() {
             Some(arch) => format!(
                 "set model.arch = \"{}\" and model.batch_norm = {}",
@@ -110,27 +104,34 @@ pub fn load_torchvision(model: &mut Vgg, vgg: &VggConfig, path: &Path) -> Result
             ),
             None => "use a torchvision VGG state dict".into(),
         };
-        return Err(format!(
-            "{}: holds torchvision's {}, but the config asks for {}{}; {fix}",
-            path.display(),
-            layout.describe(),
-            vgg.arch.name(),
-            if vgg.batch_norm {
-                " with batch norm"
-            } else {
-                ""
-            },
-        ));
+        let bn = if vgg.batch_norm {
+            " with batch norm"
+        } else {
+            ""
+        };
+        return Err(WeightsError::OtherConfiguration {
+            path: path.to_path_buf(),
+            found: layout.describe(),
+            wanted: format!("{}{bn}", vgg.arch.name()),
+            fix,
+        });
     }
     let result = model.load_from(&mut store).map_err(|e| {
         let text = one_line(&e);
         match text.find("Shape mismatch") {
-            Some(at) => format!(
-                "{}: does not fit the configured network ({}); check model.width, model.hidden and model.num_classes",
-                path.display(),
-                text[at..].split(['│', '⚠']).next().unwrap_or_default().trim()
-            ),
-            None => format!("{}: {text}", path.display()),
+            Some(at) => WeightsError::Shape {
+                path: path.to_path_buf(),
+                what: text[at..]
+                    .split(['│', '⚠'])
+                    .next()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string(),
+            },
+            None => WeightsError::Read {
+                path: path.to_path_buf(),
+                what: text,
+            },
         }
     })?;
     let unused: Vec<&String> = result
@@ -139,21 +140,19 @@ pub fn load_torchvision(model: &mut Vgg, vgg: &VggConfig, path: &Path) -> Result
         .filter(|k| !k.ends_with("num_batches_tracked"))
         .collect();
     if let Some(e) = result.errors.first() {
-        return Err(format!(
-            "{}: does not fit the configured network ({}); check model.width, model.hidden and model.num_classes",
-            path.display(),
-            one_line(&format!("{e:?}"))
-        ));
+        return Err(WeightsError::Shape {
+            path: path.to_path_buf(),
+            what: one_line(&format!("{e:?}")),
+        });
     }
     if !result.missing.is_empty() || !unused.is_empty() {
-        return Err(format!(
-            "{}: {} tensors missing ({:?}…), {} unexpected ({:?}…); is it a torchvision VGG state dict?",
-            path.display(),
-            result.missing.len(),
-            result.missing.first().map(|m| &m.0),
-            unused.len(),
-            unused.first()
-        ));
+        return Err(WeightsError::Tensors {
+            path: path.to_path_buf(),
+            missing: result.missing.len(),
+            first_missing: result.missing.first().map(|m| m.0.clone()),
+            unexpected: unused.len(),
+            first_unexpected: unused.first().map(|k| k.to_string()),
+        });
     }
     Ok(result.applied.len())
 }
@@ -189,7 +188,7 @@ mod tests {
         ];
         let layout = TorchvisionLayout::from_keys(bn);
         assert_eq!((layout.convs, layout.batch_norm), (1, true));
-        assert_eq!(conv_count(Arch::D), 13);
-        assert_eq!(conv_count(Arch::E), 16);
+        assert_eq!(Arch::D.conv_layers(), 13);
+        assert_eq!(Arch::E.conv_layers(), 16);
     }
 }

@@ -10,6 +10,7 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use super::Group;
+use crate::error::ReportError;
 
 static FONT: Once = Once::new();
 
@@ -191,22 +192,26 @@ fn write_plot(
     stem: &str,
     png: impl FnOnce(DrawingArea<BitMapBackend<'_>, Shift>) -> Result<(), String>,
     svg: impl FnOnce(DrawingArea<SVGBackend<'_>, Shift>) -> Result<(), String>,
-) -> Result<Vec<PathBuf>, String> {
+) -> Result<Vec<PathBuf>, ReportError> {
     register_font();
     let png_path = out.join(format!("{stem}.png"));
     let svg_path = out.join(format!("{stem}.svg"));
     let tmp_png = out.join(format!(".{stem}.png.tmp.png"));
     let tmp_svg = out.join(format!(".{stem}.svg.tmp.svg"));
-    png(BitMapBackend::new(&tmp_png, (W, H)).into_drawing_area())?;
-    svg(SVGBackend::new(&tmp_svg, (W, H)).into_drawing_area())?;
+    let plot_error = |path: &Path| {
+        let path = path.to_path_buf();
+        move |what| ReportError::Plot { path, what }
+    };
+    png(BitMapBackend::new(&tmp_png, (W, H)).into_drawing_area()).map_err(plot_error(&png_path))?;
+    svg(SVGBackend::new(&tmp_svg, (W, H)).into_drawing_area()).map_err(plot_error(&svg_path))?;
     for (tmp, dst) in [(&tmp_png, &png_path), (&tmp_svg, &svg_path)] {
-        std::fs::rename(tmp, dst).map_err(|e| format!("{}: {e}", dst.display()))?;
+        std::fs::rename(tmp, dst).map_err(|e| ReportError::io(dst, e))?;
     }
     Ok(vec![png_path, svg_path])
 }
 
 /// `error-vs-depth.{png,svg}` in `out`.
-pub fn error_vs_depth(groups: &[Group], out: &Path) -> Result<Vec<PathBuf>, String> {
+pub fn error_vs_depth(groups: &[Group], out: &Path) -> Result<Vec<PathBuf>, ReportError> {
     write_plot(
         out,
         "error-vs-depth",
@@ -216,7 +221,7 @@ pub fn error_vs_depth(groups: &[Group], out: &Path) -> Result<Vec<PathBuf>, Stri
 }
 
 /// `learning-curves.{png,svg}` in `out`.
-pub fn learning_curves(groups: &[Group], out: &Path) -> Result<Vec<PathBuf>, String> {
+pub fn learning_curves(groups: &[Group], out: &Path) -> Result<Vec<PathBuf>, ReportError> {
     write_plot(
         out,
         "learning-curves",

@@ -4,7 +4,7 @@
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::error::TrainError;
 
@@ -12,7 +12,6 @@ use crate::error::TrainError;
 #[derive(Debug)]
 pub struct RunLock {
     file: File,
-    path: PathBuf,
 }
 
 impl RunLock {
@@ -54,7 +53,7 @@ impl RunLock {
         file.rewind().map_err(|e| TrainError::io(&path, e))?;
         write!(file, "{}", std::process::id()).map_err(|e| TrainError::io(&path, e))?;
         file.sync_all().map_err(|e| TrainError::io(&path, e))?;
-        Ok(RunLock { file, path })
+        Ok(RunLock { file })
     }
 }
 
@@ -63,7 +62,6 @@ impl Drop for RunLock {
         // An empty lock file means "released cleanly"; the flock goes with the descriptor.
         let _ = self.file.set_len(0);
         let _ = self.file.unlock();
-        let _ = &self.path;
     }
 }
 

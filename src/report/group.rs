@@ -1,0 +1,262 @@
+//! Runs grouped by recipe (mean ± std over seeds) and the paper's comparisons between groups.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::PAPER_TABLE3;
+use super::collect::Run;
+use crate::arch::Arch;
+use crate::util::mean_std;
+
+/// Mean and sample standard deviation of values that may be absent: `None` unless every run
+/// has one (top-5 errors of data sets with fewer than 5 classes).
+fn mean_std_all(values: &[Option<f64>]) -> (Option<f64>, Option<f64>) {
+    let present: Vec<f64> = values.iter().flatten().copied().collect();
+    if present.is_empty() || present.len() < values.len() {
+        return (None, None);
+    }
+    let (m, s) = mean_std(&present);
+    (Some(m), s)
+}
+
+/// Runs that differ only in their seed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Group {
+    /// Short hash of the runs' common recipe (their config without name, seed and `[run]`).
+    pub recipe: String,
+    /// Data set.
+    pub dataset: String,
+    /// Configuration.
+    pub arch: String,
+    /// Weight layers (convs + 3 FC).
+    pub weight_layers: usize,
+    /// BN after every conv.
+    pub batch_norm: bool,
+    /// Channel multiplier.
+    pub width: f64,
+    /// Input side.
+    pub image_size: usize,
+    /// Test protocol (`center` for the training runs' own validation).
+    pub protocol: String,
+    /// Test scales Q.
+    pub scales: String,
+    /// Whether these are the training runs' own rows (the depth table, plots and
+    /// comparisons); the others are `[eval]` / `vgg-train eval` rows.
+    pub primary: bool,
+    /// `pretrained` for rows of `vgg-train eval --weights`, `trained` otherwise.
+    pub weights: String,
+    /// Trainable parameters.
+    pub params: usize,
+    /// Seeds (runs) in the group.
+    pub seeds: usize,
+    /// Epochs run (max over seeds).
+    pub epochs: usize,
+    /// Mean test top-1 error, %.
+    pub top1_err: f64,
+    /// Standard deviation of test top-1 error over seeds (empty with one seed).
+    pub top1_std: Option<f64>,
+    /// Mean test top-5 error, % (empty for fewer than 5 classes).
+    pub top5_err: Option<f64>,
+    /// Standard deviation of test top-5 error over seeds.
+    pub top5_std: Option<f64>,
+    /// Mean validation top-1 error at the best epoch, % (training rows).
+    pub val_top1_err: Option<f64>,
+    /// Its standard deviation over seeds.
+    pub val_top1_std: Option<f64>,
+    /// The paper's Table 3 top-1 error, beside ImageNet rows of its protocol (dense).
+    pub paper_top1_err: Option<f64>,
+    /// The paper's Table 3 top-5 error, likewise.
+    pub paper_top5_err: Option<f64>,
+    #[serde(skip)]
+    curves: Vec<Vec<f64>>,
+}
+
+impl Group {
+    /// Mean validation top-1 error per epoch over the seeds that reached that epoch.
+    pub fn mean_curve(&self) -> Vec<(usize, f64)> {
+        let longest = self.curves.iter().map(Vec::len).max().unwrap_or(0);
+        (0..longest)
+            .map(|e| {
+                let v: Vec<f64> = self
+                    .curves
+                    .iter()
+                    .filter_map(|c| c.get(e).copied())
+                    .collect();
+                (e + 1, mean_std(&v).0)
+            })
+            .collect()
+    }
+
+    /// The label used in tables and plots: `D`, `D-bn`.
+    pub fn label(&self) -> String {
+        if self.batch_norm {
+            format!("{}-bn", self.arch)
+        } else {
+            self.arch.clone()
+        }
+    }
+}
+
+fn is_imagenet(dataset: &str) -> bool {
+    dataset == "image-folder" || dataset.contains("imagenet")
+}
+
+/// Groups the runs by recipe (their config without the seed) and test protocol, in the
+/// paper's order, the training runs' own rows first. Only runs of one recipe are averaged.
+pub fn group(runs: &[Run]) -> Vec<Group> {
+    type Key = (
+        String,
+        bool,
+        usize,
+        bool,
+        u64,
+        usize,
+        String,
+        String,
+        String,
+        bool,
+    );
+    let order = |arch: &str| {
+        Arch::parse(arch)
+            .ok()
+            .and_then(|a| Arch::ALL.iter().position(|x| *x == a))
+            .unwrap_or(usize::MAX)
+    };
+    let mut groups: BTreeMap<Key, Vec<&Run>> = BTreeMap::new();
+    for run in runs {
+        let r = &run.result;
+        let key = (
+            r.dataset.clone(),
+            !run.primary,
+            order(&r.arch),
+            r.batch_norm,
+            r.width.to_bits(),
+            r.image_size,
+            run.recipe.clone(),
+            r.protocol.clone(),
+            r.scales.clone(),
+            r.is_from_training(),
+        );
+        groups.entry(key).or_default().push(run);
+    }
+    groups
+        .into_values()
+        .map(|members| {
+            let first = &members[0].result;
+            let top1: Vec<f64> = members.iter().map(|m| m.result.top1_err).collect();
+            let top5: Vec<Option<f64>> = members.iter().map(|m| m.result.top5_err).collect();
+            let val: Vec<Option<f64>> = members.iter().map(|m| m.result.val_top1_err).collect();
+            let (top1_err, top1_std) = mean_std(&top1);
+            let (top5_err, top5_std) = mean_std_all(&top5);
+            let (val_top1_err, val_top1_std) = mean_std_all(&val);
+            let arch = Arch::parse(&first.arch).ok();
+            // Table 3 is dense evaluation: its numbers stand beside dense rows only.
+            let paper = arch
+                .filter(|_| is_imagenet(&first.dataset) && first.protocol == "dense")
+                .and_then(|a| PAPER_TABLE3.iter().find(|p| p.0 == a));
+            Group {
+                recipe: members[0].recipe.clone(),
+                dataset: first.dataset.clone(),
+                arch: first.arch.clone(),
+                weight_layers: arch.map(Arch::weight_layers).unwrap_or(0),
+                batch_norm: first.batch_norm,
+                width: first.width,
+                image_size: first.image_size,
+                protocol: first.protocol.clone(),
+                scales: first.scales.clone(),
+                primary: members[0].primary,
+                weights: if first.is_from_training() {
+                    "trained".into()
+                } else {
+                    crate::results::STATUS_PRETRAINED.into()
+                },
+                params: first.params,
+                seeds: members.len(),
+                epochs: members.iter().map(|m| m.result.epochs).max().unwrap_or(0),
+                top1_err,
+                top1_std,
+                top5_err,
+                top5_std,
+                val_top1_err,
+                val_top1_std,
+                paper_top1_err: paper.map(|p| p.1),
+                paper_top5_err: paper.map(|p| p.2),
+                curves: members
+                    .iter()
+                    .map(|m| m.metrics.iter().map(|r| r.val_top1_err).collect())
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+/// One of the paper's comparisons, measured.
+#[derive(Debug, Clone)]
+pub struct Comparison {
+    /// What is compared, e.g. `A vs A-LRN`.
+    pub title: String,
+    /// The paper's question.
+    pub question: &'static str,
+    /// Mean top-1 error of the second minus the first, percentage points.
+    pub diff: f64,
+    /// Standard error of that difference from the seed spread (`None` with one seed).
+    pub se: Option<f64>,
+    /// The paper's difference (ImageNet, Table 3), when known.
+    pub paper_diff: Option<f64>,
+}
+
+impl Comparison {
+    /// Whether |diff| exceeds twice the standard error of the difference.
+    pub fn beyond_seed_noise(&self) -> Option<bool> {
+        self.se.map(|se| self.diff.abs() > 2.0 * se)
+    }
+}
+
+fn compare(a: &Group, b: &Group, question: &'static str) -> Comparison {
+    let se = match (a.top1_std, b.top1_std) {
+        (Some(sa), Some(sb)) => Some((sa * sa / a.seeds as f64 + sb * sb / b.seeds as f64).sqrt()),
+        _ => None,
+    };
+    let paper_diff = match (a.paper_top1_err, b.paper_top1_err) {
+        (Some(pa), Some(pb)) => Some(pb - pa),
+        _ => None,
+    };
+    Comparison {
+        title: format!("{} vs {}", a.label(), b.label()),
+        question,
+        diff: b.top1_err - a.top1_err,
+        se,
+        paper_diff,
+    }
+}
+
+/// The paper's comparisons among `groups` of one data set: A vs A-LRN, C vs D, B vs B-5x5,
+/// and the depth chain A → B → D → E.
+pub fn comparisons(groups: &[Group]) -> Vec<Comparison> {
+    let find = |arch: &str| groups.iter().find(|g| g.arch == arch && !g.batch_norm);
+    let pairs: [(&str, &str, &'static str); 6] = [
+        ("A", "A-LRN", "does LRN help? (paper: no)"),
+        (
+            "C",
+            "D",
+            "1x1 vs 3x3 convs at equal depth (paper: D better)",
+        ),
+        ("B", "C", "extra 1x1 non-linearity (paper: C better than B)"),
+        (
+            "B",
+            "B-5x5",
+            "pairs of 3x3 vs one 5x5 (paper: 5x5 net 7% worse)",
+        ),
+        ("A", "B", "depth 11 -> 13"),
+        ("B", "D", "depth 13 -> 16"),
+    ];
+    let mut out: Vec<Comparison> = pairs
+        .iter()
+        .filter_map(|(x, y, q)| Some(compare(find(x)?, find(y)?, q)))
+        .collect();
+    if let (Some(d), Some(e)) = (find("D"), find("E")) {
+        out.push(compare(d, e, "depth 16 -> 19 (paper: saturates)"));
+    }
+    out
+}

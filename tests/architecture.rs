@@ -1,0 +1,194 @@
+//! The module stack drawn in `src/lib.rs` holds: every `crate::<module>` path in `src/` points
+//! to the same layer or below, and the top-level modules use each other without a loop.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// Module → layer, read from the `layer N: a b c` lines of `src/lib.rs`'s doc.
+fn layers() -> BTreeMap<String, usize> {
+    let lib = std::fs::read_to_string(src().join("lib.rs")).unwrap();
+    let mut out = BTreeMap::new();
+    for line in lib.lines() {
+        let Some(rest) = line.strip_prefix("//! layer ") else {
+            continue;
+        };
+        let (n, names) = rest.split_once(':').expect("`layer N: modules`");
+        let layer: usize = n.trim().parse().expect("a layer number");
+        let names = names.split('(').next().unwrap();
+        for name in names.split_whitespace() {
+            assert!(
+                out.insert(name.to_string(), layer).is_none(),
+                "{name} listed twice"
+            );
+        }
+    }
+    out
+}
+
+fn src() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_dir() {
+            rust_files(&p, out);
+        } else if p.extension().is_some_and(|e| e == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+/// The top-level module a file of `src/` belongs to (`train` for `src/train/fit.rs`).
+fn module_of(file: &Path) -> String {
+    let rel = file.strip_prefix(src()).unwrap();
+    let first = rel
+        .components()
+        .next()
+        .unwrap()
+        .as_os_str()
+        .to_string_lossy();
+    first.trim_end_matches(".rs").to_string()
+}
+
+/// The top-level modules a file names as `crate::<module>`, outside comments.
+fn uses(text: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for line in text.lines() {
+        let code = line.split("//").next().unwrap();
+        let mut rest = code;
+        while let Some(at) = rest.find("crate::") {
+            let before = rest[..at].chars().last();
+            rest = &rest[at + "crate::".len()..];
+            if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+                continue; // `vgg_crate::…`, not ours
+            }
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            if !name.is_empty() {
+                out.insert(name);
+            }
+        }
+    }
+    out
+}
+
+/// module → the other top-level modules it uses.
+fn graph() -> BTreeMap<String, BTreeSet<String>> {
+    let mut files = Vec::new();
+    rust_files(&src(), &mut files);
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for file in files {
+        let module = module_of(&file);
+        if module == "lib" || module == "main" {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).unwrap();
+        let deps = graph.entry(module.clone()).or_default();
+        deps.extend(uses(&text).into_iter().filter(|m| *m != module));
+    }
+    graph
+}
+
+#[test]
+fn every_module_is_in_the_drawn_stack() {
+    let layers = layers();
+    assert!(
+        layers.len() >= 15,
+        "the table in lib.rs was not found: {layers:?}"
+    );
+    for module in graph().keys() {
+        assert!(
+            layers.contains_key(module),
+            "src/{module} is missing from lib.rs's layer table"
+        );
+    }
+}
+
+#[test]
+fn no_module_uses_a_module_of_a_higher_layer() {
+    let layers = layers();
+    let mut wrong = Vec::new();
+    for (module, deps) in graph() {
+        for dep in deps {
+            if layers[&dep] > layers[&module] {
+                wrong.push(format!(
+                    "{module} (layer {}) uses {dep} (layer {})",
+                    layers[&module], layers[&dep]
+                ));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
+#[test]
+fn only_the_binary_and_cli_name_the_command_line() {
+    let mut files = Vec::new();
+    rust_files(&src(), &mut files);
+    for file in files {
+        let module = module_of(&file);
+        if module != "cli" && module != "main" {
+            let text = std::fs::read_to_string(&file).unwrap();
+            assert!(
+                !uses(&text).contains("cli"),
+                "{} uses crate::cli",
+                file.display()
+            );
+        }
+    }
+}
+
+/// A loop in `graph` (`a -> b -> a`), if there is one: a depth-first search that meets a
+/// module still on its path.
+fn find_cycle(graph: &BTreeMap<String, BTreeSet<String>>) -> Option<String> {
+    fn visit<'a>(
+        node: &'a str,
+        graph: &'a BTreeMap<String, BTreeSet<String>>,
+        done: &mut BTreeSet<&'a str>,
+        path: &mut Vec<&'a str>,
+    ) -> Option<String> {
+        if let Some(at) = path.iter().position(|n| *n == node) {
+            return Some(format!("{} -> {node}", path[at..].join(" -> ")));
+        }
+        if !done.insert(node) {
+            return None;
+        }
+        path.push(node);
+        for dep in graph.get(node).into_iter().flatten() {
+            if let Some(cycle) = visit(dep, graph, done, path) {
+                return Some(cycle);
+            }
+        }
+        path.pop();
+        None
+    }
+    let mut done = BTreeSet::new();
+    graph
+        .keys()
+        .find_map(|node| visit(node, graph, &mut done, &mut Vec::new()))
+}
+
+#[test]
+fn top_level_modules_have_no_import_cycle() {
+    if let Some(cycle) = find_cycle(&graph()) {
+        panic!("import cycle: {cycle}");
+    }
+}
+
+#[test]
+fn the_scanner_sees_paths_skips_comments_and_finds_loops() {
+    let text = "use crate::data::{Split};\n// crate::cli in a comment\nlet x = crate::util::f(); // crate::train\nvgg_crate::x";
+    let found: Vec<String> = uses(text).into_iter().collect();
+    assert_eq!(found, ["data", "util"]);
+    let edge = |a: &str, b: &[&str]| (a.to_string(), b.iter().map(|s| s.to_string()).collect());
+    let chain: BTreeMap<String, BTreeSet<String>> =
+        [edge("a", &["b"]), edge("b", &["c"]), edge("c", &[])].into();
+    assert_eq!(find_cycle(&chain), None);
+    let looped: BTreeMap<String, BTreeSet<String>> =
+        [edge("a", &["b"]), edge("b", &["c"]), edge("c", &["a"])].into();
+    assert_eq!(find_cycle(&looped).as_deref(), Some("a -> b -> c -> a"));
+}
