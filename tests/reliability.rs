@@ -61,6 +61,54 @@ fn the_paper_init_stall_is_reported_with_the_fix() {
 }
 
 #[test]
+fn a_run_killed_after_its_last_checkpoint_resumes_to_the_same_row_and_status() {
+    // The plateau rule stops at the last epoch: the stop must survive the resume that only
+    // writes results.csv (CI's fault injection found it reported as "finished").
+    let tmp = tempfile::tempdir().unwrap();
+    let args = tiny_args(
+        tmp.path(),
+        &[
+            "train.epochs=5",
+            "train.lr=0.05",
+            "train.schedule=\"plateau\"",
+            "train.patience=1",
+            "train.max_drops=0",
+        ],
+    );
+    let out = run(&args);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let dir = tmp.path().join("quickstart");
+    let (header, before) = read_csv(&dir.join("results.csv"));
+    let epochs: usize = field(&header, &before[0], "epochs").parse().unwrap();
+    assert_eq!(field(&header, &before[0], "status"), "stopped", "{stdout}");
+    assert!(
+        dir.join(format!("checkpoint/scheduler-{epochs}.bpk"))
+            .is_file()
+    );
+    // As if killed between the last checkpoint and results.csv.
+    std::fs::remove_file(dir.join("results.csv")).unwrap();
+    std::fs::remove_file(dir.join("model.bpk")).unwrap();
+    let out = run(&args);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains(&format!("resuming after epoch {epochs}")),
+        "{stdout}"
+    );
+    let (_, after) = read_csv(&dir.join("results.csv"));
+    let without_time = |row: &[String]| -> Vec<String> {
+        header
+            .iter()
+            .zip(row)
+            .filter(|(h, _)| !["wall_seconds", "git_commit"].contains(&h.as_str()))
+            .map(|(_, v)| v.clone())
+            .collect()
+    };
+    assert_eq!(without_time(&after[0]), without_time(&before[0]));
+}
+
+#[test]
 fn a_run_directory_locked_by_a_live_process_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("quickstart");

@@ -54,13 +54,22 @@ pub(super) fn restore(
     if let Some(e) = epoch {
         let path = checkpoint::part_path(&paths.checkpoints(), "scheduler", e);
         let record =
-            LrSchedulerRecord::load(path).map_err(|error| TrainError::CheckpointRecord {
+            LrSchedulerRecord::load(&path).map_err(|error| TrainError::CheckpointRecord {
                 epoch: e,
                 message: error.to_string(),
             })?;
-        if let Some(s) = RunState::from_record(&record) {
-            *state.lock() = s;
-        }
+        // burn-train's learner saves its scheduler as group 0 of a `ModuleLrScheduler`.
+        let state_record = record.record("0");
+        let Some(s) = RunState::from_record(&state_record) else {
+            return Err(TrainError::CheckpointRecord {
+                epoch: e,
+                message: format!(
+                    "{}: holds no plateau/stop state; move the run directory aside (--fresh) to start over",
+                    path.display()
+                ),
+            });
+        };
+        *state.lock() = s;
         println!("{}: resuming after epoch {e}", paths.dir.display());
     }
     Ok(Restored { epoch, rows, state })
