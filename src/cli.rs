@@ -112,6 +112,21 @@ pub enum Command {
         #[arg(required = true, value_name = "IMAGE")]
         images: Vec<PathBuf>,
     },
+    /// Write the network's weights for PyTorch: a safetensors file under torchvision's names
+    /// (`torchvision.models.vgg16()` … load it with `strict=True`) and a JSON description
+    /// beside it that rebuilds any configuration (scripts/export_check.py).
+    Export {
+        /// Config and overrides (the network).
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Weights: a burnpack file (a run's `model.bpk`), torchvision's `.pth`, or an exported
+        /// `.safetensors`; default: the run's model.bpk.
+        #[arg(long, value_name = "FILE")]
+        weights: Option<PathBuf>,
+        /// The safetensors file to write (the JSON goes beside it).
+        #[arg(long, value_name = "FILE.safetensors")]
+        out: PathBuf,
+    },
     /// Turn the runs under DIR into report.md, report.csv and plots (PNG and SVG): a
     /// Table-3-style table with mean ± std over seeds and the paper's comparisons.
     Report {
@@ -267,6 +282,30 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 );
             }
             println!("results: {}", outcome.results.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Export {
+            config,
+            weights,
+            out,
+        }) => {
+            let exp = load(&config)?;
+            let done = crate::export::export(&exp, weights.as_deref(), &out)?;
+            println!(
+                "wrote {} ({} tensors from {}) and {}",
+                done.safetensors.display(),
+                done.tensors,
+                done.weights.display(),
+                done.json.display()
+            );
+            match done.torchvision {
+                Some(name) => println!(
+                    "PyTorch: torchvision.models.{name}(num_classes=N).load_state_dict(safetensors.torch.load_file(...), strict=True)"
+                ),
+                None => println!(
+                    "PyTorch: torchvision has no class for this network; scripts/export_check.py rebuilds it from the JSON"
+                ),
+            }
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Predict {

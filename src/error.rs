@@ -269,6 +269,33 @@ impl ReportError {
     }
 }
 
+/// Why `vgg-train export` could not write the weights.
+#[derive(Debug, Error)]
+pub enum ExportError {
+    /// The device of `run.device` is not available.
+    #[error("run.device: {0}")]
+    Device(String),
+    /// The weights could not be loaded into the network.
+    #[error(transparent)]
+    Weights(#[from] WeightsError),
+    /// A tensor could not be read back or serialised.
+    #[error("{name}: {what}")]
+    Tensor {
+        /// The tensor's exported name.
+        name: String,
+        /// What went wrong.
+        what: String,
+    },
+    /// An output file could not be written.
+    #[error("{}: {error}; check that its directory exists and is writable", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        error: std::io::Error,
+    },
+}
+
 /// Why a training run could not finish.
 #[derive(Debug, Error)]
 pub enum TrainError {

@@ -12,10 +12,10 @@
 //! table and checks every `crate::` path in `src/` against it on each `cargo test`):
 //!
 //! ```text
-//! layer 3: cli                                   (arguments, one-line errors, exit codes)
-//! layer 2: train eval report bench predict sweep (the commands)
-//! layer 1: data augment model results device     (images, network, run directories, devices)
-//! layer 0: config arch error util                (the experiment, the paper's tables, errors)
+//! layer 3: cli                                          (arguments, one-line errors, exit codes)
+//! layer 2: train eval report bench predict sweep export (the commands)
+//! layer 1: data augment model results device            (images, network, run dirs, devices)
+//! layer 0: config arch error util                       (the experiment, the paper's tables, errors)
 //! ```
 //!
 //! The convolution kernels of the flex backend are a crate of their own below [`model`]
@@ -30,6 +30,7 @@ pub mod data;
 pub mod device;
 pub mod error;
 pub mod eval;
+pub mod export;
 pub mod model;
 pub mod predict;
 pub mod report;

@@ -47,7 +47,7 @@ pub fn class_names(exp: &Experiment, num_classes: usize) -> Vec<String> {
 
 /// Number of classes: `model.num_classes`, else the class folders of an image-folder data set,
 /// else the data set's standard count.
-fn num_classes(exp: &Experiment) -> usize {
+pub fn num_classes(exp: &Experiment) -> usize {
     if exp.model.num_classes != 0 {
         return exp.model.num_classes;
     }

@@ -274,6 +274,51 @@ fn cifar10_binary_batches_train_end_to_end() {
 }
 
 #[test]
+fn cifar_as_torchvision_downloads_it_trains_end_to_end_from_the_archive() {
+    // torchvision's root after `CIFAR100(root, download=True)`: the .tar.gz (python pickles).
+    let tmp = tempfile::tempdir().unwrap();
+    let tv_root = tmp.path().join("torchvision-root");
+    std::fs::create_dir(&tv_root).unwrap();
+    std::fs::copy(
+        root().join("tests/fixtures/cifar/cifar-100-python.tar.gz"),
+        tv_root.join("cifar-100-python.tar.gz"),
+    )
+    .unwrap();
+    let cfg = tiny_config(
+        tmp.path(),
+        "cifar100",
+        &format!(
+            "dataset = \"cifar100\"\npath = {:?}\nimage_size = 32\nval_split = 1",
+            tv_root.display().to_string()
+        ),
+        2,
+    );
+    let out = vgg_train(&["--config", cfg.to_str().unwrap(), "--plain"]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    let (header, rows) = read_csv(&tmp.path().join("out/cifar100/results.csv"));
+    assert_eq!(field(&header, &rows[0], "dataset"), "cifar100");
+    assert_eq!(field(&header, &rows[0], "train_images"), "3");
+    assert_eq!(field(&header, &rows[0], "val_images"), "1");
+    assert_eq!(field(&header, &rows[0], "test_images"), "2");
+    // A truncated copy fails with one line naming the file, and writes no results.
+    let cfg = tiny_config(
+        tmp.path(),
+        "truncated",
+        &format!(
+            "dataset = \"cifar10\"\npath = {:?}\nimage_size = 32",
+            root()
+                .join("tests/fixtures/cifar/truncated")
+                .display()
+                .to_string()
+        ),
+        2,
+    );
+    let out = vgg_train(&["--config", cfg.to_str().unwrap(), "--plain"]);
+    assert_clean_failure(&out, 2, &["data_batch_1", "truncated"]);
+    assert!(!tmp.path().join("out/truncated/results.csv").exists());
+}
+
+#[test]
 fn image_folder_with_mixed_formats_trains_end_to_end() {
     let tmp = tempfile::tempdir().unwrap();
     let data = write_image_folder(tmp.path(), 6);

@@ -12,9 +12,9 @@ pub enum DatasetKind {
     FashionMnist,
     /// LeCun's MNIST, gzipped or raw IDX files.
     Mnist,
-    /// CIFAR-10, binary version.
+    /// CIFAR-10: the binary or python (torchvision's) version, a directory or the `.tar.gz`.
     Cifar10,
-    /// CIFAR-100, binary version, fine labels.
+    /// CIFAR-100, either version, fine labels.
     Cifar100,
     /// `train/<class>/*` and `val/<class>/*` image folders (ImageNet layout).
     ImageFolder,

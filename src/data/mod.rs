@@ -5,6 +5,7 @@ pub mod cifar;
 pub mod folder;
 pub mod idx;
 pub mod loader;
+pub mod pickle;
 mod pipeline;
 mod split;
 
@@ -63,8 +64,9 @@ pub fn data_path(cfg: &DataConfig) -> PathBuf {
     match cfg.dataset {
         DatasetKind::FashionMnist => PathBuf::from(DEBIAN_FASHION_MNIST),
         DatasetKind::Mnist => PathBuf::from("data/mnist"),
-        DatasetKind::Cifar10 => PathBuf::from("data/cifar-10-batches-bin"),
-        DatasetKind::Cifar100 => PathBuf::from("data/cifar-100-binary"),
+        // Either version, extracted or as the archive, in `data/` (see `cifar::locate`).
+        DatasetKind::Cifar10 => PathBuf::from("data"),
+        DatasetKind::Cifar100 => PathBuf::from("data"),
         DatasetKind::ImageFolder => PathBuf::from("data/imagenet"),
     }
 }
@@ -89,10 +91,11 @@ fn existing_path(cfg: &DataConfig) -> Result<PathBuf, DataError> {
     let hint = match cfg.dataset {
         DatasetKind::FashionMnist | DatasetKind::Mnist => idx_hint(cfg.dataset).to_string(),
         DatasetKind::Cifar10 | DatasetKind::Cifar100 => {
-            "download the binary version from https://www.cs.toronto.edu/~kriz/cifar.html and set data.path to its extracted directory".to_string()
+            cifar::source::hint(cifar::Cifar::of(cfg.dataset))
         }
         DatasetKind::ImageFolder => {
-            "set data.path to a directory holding train/<class>/ and val/<class>/ folders".to_string()
+            "set data.path to a directory holding train/<class>/ and val/<class>/ folders"
+                .to_string()
         }
     };
     Err(DataError::Missing { path, hint })

@@ -337,7 +337,8 @@ pub fn to_device_precision(model: &mut Vgg) {
 }
 
 /// Loads a weights file into `model` (built from `vgg`): torchvision's state dict for `.pth`
-/// and `.pt`, burnpack (a run's `model.bpk`) otherwise.
+/// and `.pt`, torchvision-named safetensors (`vgg-train export`) for `.safetensors`, burnpack
+/// (a run's `model.bpk`) otherwise.
 pub fn load_weights_file(
     model: &mut Vgg,
     vgg: &VggConfig,
@@ -349,9 +350,11 @@ pub fn load_weights_file(
         });
     }
     match path.extension().and_then(|e| e.to_str()) {
-        Some("pth" | "pt") => torchvision::load_torchvision(model, vgg, path).map(|_| {
-            to_device_precision(model);
-        }),
+        Some("pth" | "pt" | "safetensors") => {
+            torchvision::load_torchvision(model, vgg, path).map(|_| {
+                to_device_precision(model);
+            })
+        }
         _ => load_burnpack(model, path).map_err(|what| WeightsError::Burnpack {
             path: path.to_path_buf(),
             arch: vgg.arch.to_string(),

@@ -1,4 +1,5 @@
-//! torchvision's VGG weights (`vgg16-397923af.pth`, `vgg11_bn-6002323d.pth`, …) loaded into a
+//! torchvision's VGG weights (`vgg16-397923af.pth`, `vgg11_bn-6002323d.pth`, …, or a
+//! `.safetensors` file under the same names, as `vgg-train export` writes) loaded into a
 //! [`Vgg`]. torchvision's `features.N` indices equal ours (conv, [BN], ReLU, pool in the same
 //! order), `classifier.{0,3,6}` become our `classifier.{0,1,2}`, and burn-store's PyTorch
 //! adapter transposes the Linear weights and renames BN's `weight`/`bias`.
@@ -6,7 +7,9 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use burn::store::{ModuleSnapshot, ModuleStore, PytorchStore};
+use burn::store::{
+    ModuleSnapshot, ModuleStore, PyTorchToBurnAdapter, PytorchStore, SafetensorsStore,
+};
 
 use super::Vgg;
 use super::VggConfig;
@@ -75,16 +78,39 @@ impl TorchvisionLayout {
     }
 }
 
-/// Loads a torchvision VGG state dict (`.pth`) into `model`, built from `vgg`; returns the
-/// number of tensors applied, or why not, naming the config keys to change.
+/// Loads a torchvision VGG state dict (`.pth`, or `.safetensors` under torchvision's names)
+/// into `model`, built from `vgg`; returns the number of tensors applied, or why not, naming
+/// the config keys to change.
 pub fn load_torchvision(
     model: &mut Vgg,
     vgg: &VggConfig,
     path: &Path,
 ) -> Result<usize, WeightsError> {
-    let mut store = PytorchStore::from_file(path)
-        .map_indices_contiguous_except(r"^features$")
-        .allow_partial(true);
+    if path.extension().is_some_and(|e| e == "safetensors") {
+        let store = SafetensorsStore::from_file(path)
+            .with_from_adapter(PyTorchToBurnAdapter)
+            // Off by default for safetensors: classifier.{0,3,6} → {0,1,2}, features as is.
+            .map_indices_contiguous(true)
+            .map_indices_contiguous_except(r"^features$")
+            // `features.0.Conv.weight` in burn's paths is torchvision's `features.0.weight`.
+            .skip_enum_variants(true)
+            .allow_partial(true);
+        load_store(model, vgg, path, store)
+    } else {
+        let store = PytorchStore::from_file(path)
+            .map_indices_contiguous_except(r"^features$")
+            .allow_partial(true);
+        load_store(model, vgg, path, store)
+    }
+}
+
+/// [`load_torchvision`] from an opened store.
+fn load_store<S: ModuleStore>(
+    model: &mut Vgg,
+    vgg: &VggConfig,
+    path: &Path,
+    mut store: S,
+) -> Result<usize, WeightsError> {
     let keys = store.keys().map_err(|e| WeightsError::NotStateDict {
         path: path.to_path_buf(),
         what: one_line(&e),

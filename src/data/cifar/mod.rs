@@ -1,18 +1,29 @@
-//! CIFAR-10 and CIFAR-100, the official *binary* version.
+//! CIFAR-10 and CIFAR-100, in either official format, as a directory or as the archive.
 //!
-//! CIFAR-10: `cifar-10-batches-bin/data_batch_{1..5}.bin` and `test_batch.bin`, records of
-//! 1 label byte + 3072 pixel bytes (1024 R, 1024 G, 1024 B, each 32×32 row-major).
-//! CIFAR-100: `cifar-100-binary/train.bin` and `test.bin`, records of a coarse and a fine label
-//! byte + 3072 pixel bytes; we use the fine (100-class) label.
+//! *Binary version*: CIFAR-10's `cifar-10-batches-bin/data_batch_{1..5}.bin` and
+//! `test_batch.bin`, records of 1 label byte + 3072 pixel bytes (1024 R, 1024 G, 1024 B, each
+//! 32×32 row-major); CIFAR-100's `cifar-100-binary/train.bin` and `test.bin`, records of a
+//! coarse and a fine label byte + 3072 pixel bytes.
+//!
+//! *Python version* (what `torchvision.datasets.CIFAR10(root, download=True)` leaves):
+//! `cifar-10-batches-py/data_batch_{1..5}` and `test_batch`, `cifar-100-python/train` and
+//! `test`, Python 2 pickles of a dict whose `data` is a numpy `uint8` array of shape
+//! (N, 3072) in the same pixel order and whose `labels` (CIFAR-10) or `fine_labels`
+//! (CIFAR-100) is a list of ints. Read with [`super::pickle`].
+//!
+//! [`source::locate`] finds which of these `data.path` points at; CIFAR-100 uses the fine
+//! (100-class) labels.
 
-use std::path::{Path, PathBuf};
+pub mod source;
+
+use std::path::Path;
 
 use super::MemoryImages;
+use super::pickle::Pickle;
 use crate::error::DataError;
+pub use source::{Format, Source, locate};
 
 const PIXELS: usize = 3 * 32 * 32;
-const HINT10: &str = "download the binary version (cifar-10-binary.tar.gz) from https://www.cs.toronto.edu/~kriz/cifar.html, extract it, and set data.path to the cifar-10-batches-bin directory";
-const HINT100: &str = "download the binary version (cifar-100-binary.tar.gz) from https://www.cs.toronto.edu/~kriz/cifar.html, extract it, and set data.path to the cifar-100-binary directory";
 
 /// Which CIFAR.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,41 +59,24 @@ impl Cifar {
         }
     }
 
-    fn subdir(self) -> &'static str {
+    /// The pickle key of the labels.
+    fn label_key(self) -> &'static str {
         match self {
-            Cifar::Ten => "cifar-10-batches-bin",
-            Cifar::Hundred => "cifar-100-binary",
+            Cifar::Ten => "labels",
+            Cifar::Hundred => "fine_labels",
         }
     }
 
-    fn files(self, train: bool) -> Vec<String> {
-        match (self, train) {
-            (Cifar::Ten, true) => (1..=5).map(|i| format!("data_batch_{i}.bin")).collect(),
-            (Cifar::Ten, false) => vec!["test_batch.bin".into()],
-            (Cifar::Hundred, true) => vec!["train.bin".into()],
-            (Cifar::Hundred, false) => vec!["test.bin".into()],
-        }
-    }
-
-    fn hint(self) -> &'static str {
+    /// `CIFAR-10` or `CIFAR-100`.
+    pub fn name(self) -> &'static str {
         match self {
-            Cifar::Ten => HINT10,
-            Cifar::Hundred => HINT100,
+            Cifar::Ten => "CIFAR-10",
+            Cifar::Hundred => "CIFAR-100",
         }
     }
 }
 
-/// The directory holding the `.bin` files: `path` itself or its official sub-directory.
-fn resolve_dir(path: &Path, which: Cifar) -> PathBuf {
-    let sub = path.join(which.subdir());
-    if sub.is_dir() {
-        sub
-    } else {
-        path.to_path_buf()
-    }
-}
-
-/// Parses the records of one `.bin` file into `out`.
+/// Parses the records of one binary-version file into `out`.
 pub fn parse_records(
     bytes: &[u8],
     which: Cifar,
@@ -117,9 +111,66 @@ pub fn parse_records(
     Ok(())
 }
 
-/// Reads the training or test split from `path`.
+/// Parses one python-version batch (a pickled dict) into `out`.
+pub fn parse_pickle(
+    bytes: &[u8],
+    which: Cifar,
+    path: &Path,
+    out: &mut MemoryImages,
+) -> Result<(), DataError> {
+    let bad = |message: String| DataError::format(path, message);
+    let p = Pickle::parse(bytes).map_err(|e| {
+        bad(format!(
+            "not a readable pickle: {e} (a truncated download? fetch the file again)"
+        ))
+    })?;
+    let data = p.dict_get(p.root, "data").ok_or_else(|| {
+        bad(format!(
+            "the pickle has no 'data' entry: not a {} python-version batch",
+            which.name()
+        ))
+    })?;
+    let (shape, pixels) = p
+        .ndarray_u8(data)
+        .map_err(|e| bad(format!("'data': {e}")))?;
+    if shape.len() != 2 || shape[1] != PIXELS {
+        return Err(bad(format!(
+            "'data' has shape {shape:?}, expected (N, {PIXELS}) for 32×32 RGB images"
+        )));
+    }
+    let key = which.label_key();
+    let labels = p
+        .dict_get(p.root, key)
+        .and_then(|l| p.ints(l))
+        .ok_or_else(|| {
+            bad(format!(
+                "the pickle has no '{key}' list of ints: not a {} python-version batch",
+                which.name()
+            ))
+        })?;
+    if labels.len() != shape[0] {
+        return Err(bad(format!(
+            "{} labels for {} images",
+            labels.len(),
+            shape[0]
+        )));
+    }
+    for (i, label) in labels.iter().enumerate() {
+        if !(0..which.classes() as i64).contains(label) {
+            return Err(bad(format!(
+                "image {i} has label {label}, expected 0..{}",
+                which.classes()
+            )));
+        }
+    }
+    out.labels.extend(labels.iter().map(|l| *l as u16));
+    out.pixels.extend_from_slice(&pixels);
+    Ok(())
+}
+
+/// Reads the training or test split from `path`: a directory of either format, the directory
+/// that holds one, or a `.tar.gz` archive (see [`locate`]).
 pub fn read_split(path: &Path, which: Cifar, train: bool) -> Result<MemoryImages, DataError> {
-    let dir = resolve_dir(path, which);
     let mut set = MemoryImages {
         channels: 3,
         height: 32,
@@ -127,16 +178,12 @@ pub fn read_split(path: &Path, which: Cifar, train: bool) -> Result<MemoryImages
         pixels: Vec::new(),
         labels: Vec::new(),
     };
-    for name in which.files(train) {
-        let file = dir.join(&name);
-        if !file.is_file() {
-            return Err(DataError::Missing {
-                path: file,
-                hint: which.hint().into(),
-            });
+    let source = locate(path, which)?;
+    for (file, format, bytes) in source.read(which, train)? {
+        match format {
+            Format::Binary => parse_records(&bytes, which, &file, &mut set)?,
+            Format::Python => parse_pickle(&bytes, which, &file, &mut set)?,
         }
-        let bytes = std::fs::read(&file).map_err(|e| DataError::io(&file, e))?;
-        parse_records(&bytes, which, &file, &mut set)?;
     }
     Ok(set)
 }
@@ -210,5 +257,129 @@ mod tests {
             err.contains("data_batch_1.bin") && err.contains("cifar-10-binary"),
             "{err}"
         );
+    }
+
+    /// `tests/fixtures/cifar`, written by `scripts/peer/make_cifar_fixtures.py`.
+    fn fixtures() -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cifar")
+    }
+
+    /// The generator's images: pixel p of image k is (31k + 7p) mod 256.
+    fn assert_generated(set: &MemoryImages, labels: &[u16]) {
+        assert_eq!(set.labels, labels);
+        assert_eq!(set.pixels.len(), labels.len() * PIXELS);
+        for (k, image) in set.pixels.chunks_exact(PIXELS).enumerate() {
+            for p in [0, 1, 1023, 1024, 3071] {
+                assert_eq!(
+                    image[p] as usize,
+                    (31 * k + 7 * p) % 256,
+                    "image {k} pixel {p}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn torchvisions_python_pickles_its_archive_and_the_binary_version_read_alike() {
+        let f = fixtures();
+        let train_labels: Vec<u16> = (0..10).map(|k| k % 10).collect();
+        let test_labels: Vec<u16> = (0..3).map(|k| k % 10).collect();
+        // torchvision's root holds the archive and the extracted directory.
+        let root = tempfile::tempdir().unwrap();
+        std::fs::copy(
+            f.join("cifar-10-python.tar.gz"),
+            root.path().join("cifar-10-python.tar.gz"),
+        )
+        .unwrap();
+        let only_archive = root.path().to_path_buf();
+        for path in [
+            f.join("cifar-10-batches-py"),
+            f.join("cifar-10-batches-bin"),
+            f.join("cifar-10-python.tar.gz"),
+            only_archive,
+            f.clone(),
+        ] {
+            let train = read_split(&path, Cifar::Ten, true).unwrap();
+            assert_generated(&train, &train_labels);
+            let test = read_split(&path, Cifar::Ten, false).unwrap();
+            assert_generated(&test, &test_labels);
+        }
+        assert_eq!(
+            locate(&f.join("cifar-10-batches-py"), Cifar::Ten).unwrap(),
+            Source::Dir {
+                dir: f.join("cifar-10-batches-py"),
+                format: Format::Python
+            }
+        );
+    }
+
+    #[test]
+    fn cifar100_pickles_use_the_fine_labels_in_every_form() {
+        let f = fixtures();
+        let fine = |n: u16| -> Vec<u16> { (0..n).map(|k| (7 * k) % 100).collect() };
+        for path in [
+            f.join("cifar-100-python"),
+            f.join("cifar-100-binary"),
+            f.join("cifar-100-python.tar.gz"),
+            f.clone(),
+        ] {
+            assert_generated(&read_split(&path, Cifar::Hundred, true).unwrap(), &fine(4));
+            assert_generated(&read_split(&path, Cifar::Hundred, false).unwrap(), &fine(2));
+        }
+    }
+
+    #[test]
+    fn a_truncated_pickle_is_a_one_line_error_naming_the_file() {
+        let dir = fixtures().join("truncated");
+        let err = read_split(&dir, Cifar::Ten, true).unwrap_err().to_string();
+        assert!(
+            err.contains("data_batch_1") && err.contains("truncated") && !err.contains('\n'),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_truncated_archive_is_an_error_naming_it_with_the_fix() {
+        let whole = std::fs::read(fixtures().join("cifar-10-python.tar.gz")).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let cut = dir.path().join("cifar-10-python.tar.gz");
+        std::fs::write(&cut, &whole[..whole.len() / 2]).unwrap();
+        let err = read_split(&cut, Cifar::Ten, true).unwrap_err().to_string();
+        assert!(
+            err.contains("cifar-10-python.tar.gz") && err.contains("fetch it again"),
+            "{err}"
+        );
+        // Not an archive at all.
+        std::fs::write(&cut, b"not gzip").unwrap();
+        let err = read_split(&cut, Cifar::Ten, false).unwrap_err().to_string();
+        assert!(err.contains("not a readable .tar.gz"), "{err}");
+    }
+
+    #[test]
+    fn a_foreign_pickle_or_the_other_cifar_is_refused_by_name() {
+        let f = fixtures();
+        // CIFAR-100's files where CIFAR-10 is configured.
+        let err = read_split(&f.join("cifar-100-python"), Cifar::Ten, true)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("holds no CIFAR-10 files"), "{err}");
+        // A pickle of something else under a batch's name.
+        let dir = tempfile::tempdir().unwrap();
+        let meta = std::fs::read(f.join("cifar-10-batches-py/batches.meta")).unwrap();
+        std::fs::write(dir.path().join("test_batch"), meta).unwrap();
+        let err = read_split(dir.path(), Cifar::Ten, false)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("test_batch") && err.contains("no 'data' entry"),
+            "{err}"
+        );
+        // CIFAR-10's batch read as CIFAR-100: no fine labels.
+        let batch = std::fs::read(f.join("cifar-10-batches-py/test_batch")).unwrap();
+        std::fs::write(dir.path().join("test"), batch).unwrap();
+        let err = read_split(dir.path(), Cifar::Hundred, false)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("'fine_labels'"), "{err}");
     }
 }

@@ -1,0 +1,285 @@
+//! A reader of Python pickles, for the files of CIFAR's "python version".
+//!
+//! Those files are Python 2 `cPickle` dumps (protocol 2): a dict with byte-string keys whose
+//! `data` is a numpy `uint8` array stored through `numpy.core.multiarray._reconstruct` and
+//! whose labels are a list of ints. `serde-pickle` refuses (or replaces with `None`) the numpy
+//! globals, so this module runs the pickle machine itself: every opcode of protocols 0–5 that
+//! builds plain values, memo references with object identity (values live in an arena, the
+//! stack and the memo hold indices), and `GLOBAL`/`REDUCE`/`BUILD`/`NEWOBJ` recorded as data,
+//! never executed. [`Pickle::ndarray_u8`] then reads numpy's `_reconstruct` form.
+//!
+//! Anything else (an opcode that loads external objects, a truncated stream) is a
+//! [`PickleError`] with the byte offset.
+
+use std::borrow::Cow;
+
+mod machine;
+
+/// Index of an object in [`Pickle`]'s arena.
+pub type Id = usize;
+
+/// One unpickled object. Calls are recorded, not executed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Object {
+    /// `None`.
+    None,
+    /// `True` / `False`.
+    Bool(bool),
+    /// An int that fits in 64 bits.
+    Int(i64),
+    /// A float.
+    Float(f64),
+    /// A byte string: Python 2 `str` (`BINSTRING`) or Python 3 `bytes`.
+    Bytes(Vec<u8>),
+    /// A text string (Python 2 `unicode`, Python 3 `str`).
+    Text(String),
+    /// A list.
+    List(Vec<Id>),
+    /// A tuple.
+    Tuple(Vec<Id>),
+    /// A dict, in insertion order.
+    Dict(Vec<(Id, Id)>),
+    /// A reference to `module.name`.
+    Global {
+        /// The module.
+        module: String,
+        /// The attribute.
+        name: String,
+    },
+    /// `callable(*args)` (`REDUCE`, `NEWOBJ`), with the state a later `BUILD` gave it.
+    Call {
+        /// What would be called (usually a [`Object::Global`]).
+        callable: Id,
+        /// The argument tuple.
+        args: Id,
+        /// `BUILD`'s argument, if any.
+        state: Option<Id>,
+    },
+}
+
+/// Why a pickle could not be read.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message} at byte {offset}")]
+pub struct PickleError {
+    /// Offset of the opcode (or of the missing bytes).
+    pub offset: usize,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// An unpickled value: the arena of objects and the root.
+#[derive(Debug, Clone)]
+pub struct Pickle {
+    objects: Vec<Object>,
+    /// The object `STOP` returned.
+    pub root: Id,
+}
+
+impl Pickle {
+    /// Unpickles `bytes`.
+    pub fn parse(bytes: &[u8]) -> Result<Pickle, PickleError> {
+        let (objects, root) = machine::run(bytes)?;
+        Ok(Pickle { objects, root })
+    }
+
+    /// The object `id`.
+    pub fn get(&self, id: Id) -> &Object {
+        &self.objects[id]
+    }
+
+    /// The value of `key` in dict `dict`, where the key is a byte or text string equal to `key`.
+    pub fn dict_get(&self, dict: Id, key: &str) -> Option<Id> {
+        let Object::Dict(items) = self.get(dict) else {
+            return None;
+        };
+        items.iter().find_map(|(k, v)| {
+            let matches = match self.get(*k) {
+                Object::Bytes(b) => b == key.as_bytes(),
+                Object::Text(t) => t == key,
+                _ => false,
+            };
+            matches.then_some(*v)
+        })
+    }
+
+    /// The ints of a list or tuple of ints.
+    pub fn ints(&self, id: Id) -> Option<Vec<i64>> {
+        let (Object::List(items) | Object::Tuple(items)) = self.get(id) else {
+            return None;
+        };
+        items
+            .iter()
+            .map(|i| match self.get(*i) {
+                Object::Int(v) => Some(*v),
+                Object::Bool(b) => Some(*b as i64),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The bytes of a byte string, of a text string with only code points below 256
+    /// (Python 3's protocol-2 `bytes` go through `_codecs.encode(text, "latin1")`), or of
+    /// that `_codecs.encode` call.
+    pub fn bytes(&self, id: Id) -> Option<Cow<'_, [u8]>> {
+        match self.get(id) {
+            Object::Bytes(b) => Some(Cow::Borrowed(b)),
+            Object::Text(t) => t
+                .chars()
+                .map(|c| u8::try_from(c as u32).ok())
+                .collect::<Option<Vec<u8>>>()
+                .map(Cow::Owned),
+            Object::Call { callable, args, .. }
+                if self.is_global(*callable, "_codecs", "encode") =>
+            {
+                let Object::Tuple(a) = self.get(*args) else {
+                    return None;
+                };
+                a.first().and_then(|t| self.bytes(*t))
+            }
+            _ => None,
+        }
+    }
+
+    fn text(&self, id: Id) -> Option<String> {
+        match self.get(id) {
+            Object::Bytes(b) => String::from_utf8(b.clone()).ok(),
+            Object::Text(t) => Some(t.clone()),
+            _ => None,
+        }
+    }
+
+    fn is_global(&self, id: Id, module: &str, name: &str) -> bool {
+        matches!(self.get(id), Object::Global { module: m, name: n } if m == module && n == name)
+    }
+
+    /// A numpy `uint8` array pickled through `numpy.core.multiarray._reconstruct` (numpy 1) or
+    /// `numpy._core.multiarray._reconstruct` (numpy 2): its shape and its bytes, in C order.
+    pub fn ndarray_u8(&self, id: Id) -> Result<(Vec<usize>, Cow<'_, [u8]>), String> {
+        let Object::Call {
+            callable,
+            state: Some(state),
+            ..
+        } = self.get(id)
+        else {
+            return Err("not a numpy array (no _reconstruct call with a state)".into());
+        };
+        if !self.is_global(*callable, "numpy.core.multiarray", "_reconstruct")
+            && !self.is_global(*callable, "numpy._core.multiarray", "_reconstruct")
+        {
+            return Err(format!(
+                "not a numpy array: made by {:?}",
+                self.get(*callable)
+            ));
+        }
+        // ndarray.__setstate__((version, shape, dtype, is_fortran, data)).
+        let Object::Tuple(s) = self.get(*state) else {
+            return Err("numpy array state is not a tuple".into());
+        };
+        let [_version, shape, dtype, fortran, data] = s[..] else {
+            return Err(format!(
+                "numpy array state has {} fields, expected 5",
+                s.len()
+            ));
+        };
+        let shape: Vec<usize> = self
+            .ints(shape)
+            .ok_or("numpy array shape is not a tuple of ints")?
+            .into_iter()
+            .map(|d| usize::try_from(d).map_err(|_| "negative dimension".to_string()))
+            .collect::<Result<_, _>>()?;
+        let dtype_name = match self.get(dtype) {
+            Object::Call { callable, args, .. } if self.is_global(*callable, "numpy", "dtype") => {
+                match self.get(*args) {
+                    Object::Tuple(a) => a.first().and_then(|t| self.text(*t)),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+        .ok_or("numpy array dtype is not a numpy.dtype(...)")?;
+        if dtype_name != "u1" && dtype_name != "uint8" {
+            return Err(format!(
+                "numpy array of dtype {dtype_name}, expected u1 (uint8)"
+            ));
+        }
+        if matches!(self.get(fortran), Object::Bool(true)) && shape.len() > 1 {
+            return Err("numpy array in Fortran order, expected C order".into());
+        }
+        let bytes = self
+            .bytes(data)
+            .ok_or("numpy array data is not a byte string")?;
+        let want: usize = shape.iter().product();
+        if bytes.len() != want {
+            return Err(format!(
+                "numpy array of shape {shape:?} holds {} bytes, expected {want}",
+                bytes.len()
+            ));
+        }
+        Ok((shape, bytes))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The first bytes of CIFAR-10's `data_batch_1` as Python 2's cPickle wrote it (protocol
+    /// 2), with a 2×3 array instead of 10000×3072 and two labels.
+    fn cifar_like() -> Vec<u8> {
+        let mut p = Vec::new();
+        p.extend(b"\x80\x02}q\x01(U\x04dataq\x02cnumpy.core.multiarray\n_reconstruct\nq\x03");
+        p.extend(b"cnumpy\nndarray\nq\x04K\x00\x85U\x01b\x87Rq\x05(K\x01K\x02K\x03\x86");
+        p.extend(b"cnumpy\ndtype\nq\x06U\x02u1K\x00K\x01\x87Rq\x07(K\x03U\x01|NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb");
+        p.extend(b"\x89T\x06\x00\x00\x00\x01\x02\x03\xfd\xfe\xfftbU\x06labelsq\x08]q\t(K\x06K\te");
+        p.extend(b"U\x0bbatch_labelq\nh\tu.");
+        p
+    }
+
+    #[test]
+    fn reads_a_python2_numpy_pickle_as_cifar_writes_it() {
+        let p = Pickle::parse(&cifar_like()).unwrap();
+        let data = p.dict_get(p.root, "data").unwrap();
+        let (shape, bytes) = p.ndarray_u8(data).unwrap();
+        assert_eq!(shape, vec![2, 3]);
+        assert_eq!(bytes[..], [1, 2, 3, 253, 254, 255]);
+        let labels = p.dict_get(p.root, "labels").unwrap();
+        assert_eq!(p.ints(labels), Some(vec![6, 9]));
+        // `h\t` fetched the memoised list: the same object, not a copy.
+        assert_eq!(p.dict_get(p.root, "batch_label"), Some(labels));
+    }
+
+    #[test]
+    fn every_truncation_is_an_error_with_an_offset_never_a_panic() {
+        let full = cifar_like();
+        for n in 0..full.len() {
+            let err = Pickle::parse(&full[..n]).unwrap_err();
+            assert!(err.message.contains("truncated"), "cut at {n}: {err}");
+            assert!(err.offset <= n, "cut at {n}: {err}");
+        }
+    }
+
+    #[test]
+    fn an_opcode_outside_data_pickles_is_refused() {
+        // INST (`i`) instantiates a class by name: not a data pickle.
+        let err = Pickle::parse(b"\x80\x02i__main__\nX\n.").unwrap_err();
+        assert!(err.to_string().contains("0x69"), "{err}");
+        assert_eq!(err.offset, 2);
+    }
+
+    #[test]
+    fn python3_protocol2_bytes_through_codecs_encode_are_read() {
+        // pickle.dumps(b"\x00\xff", protocol=2) in Python 3.
+        let p = Pickle::parse(b"\x80\x02c_codecs\nencode\nq\x00X\x03\x00\x00\x00\x00\xc3\xbfq\x01X\x06\x00\x00\x00latin1q\x02\x86q\x03Rq\x04.").unwrap();
+        assert_eq!(p.bytes(p.root).unwrap()[..], [0, 255]);
+    }
+
+    #[test]
+    fn negative_and_wide_ints_decode() {
+        // [-1, 300, -129 (LONG1), 2**40 (LONG1)]
+        let p = Pickle::parse(
+            b"\x80\x02](J\xff\xff\xff\xffM,\x01\x8a\x02\x7f\xff\x8a\x06\x00\x00\x00\x00\x00\x01e.",
+        )
+        .unwrap();
+        assert_eq!(p.ints(p.root), Some(vec![-1, 300, -129, 1 << 40]));
+    }
+}
