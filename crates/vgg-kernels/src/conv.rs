@@ -175,52 +175,71 @@ pub(crate) fn forward_gemm(
         slices.push((images, mine));
         rest = others;
     }
+    let layer = GemmLayer {
+        x,
+        w_matrix,
+        bias,
+        g,
+        relu,
+        threads,
+    };
     slices
         .into_par_iter()
-        .for_each(|(images, out)| forward_images(x, w_matrix, bias, g, relu, images, out, threads));
+        .for_each(|(images, out)| layer.forward_images(images, out));
     out
 }
 
-/// [`forward_with`] for the images `images`, whose output rows are `out`.
-#[allow(clippy::too_many_arguments)]
-fn forward_images(
-    x: &[f32],
-    w_matrix: &[f32],
-    bias: Option<&[f32]>,
-    g: &ConvGeometry,
+/// One im2col + GEMM forward pass: the input, the laid-out weights and what follows the GEMM.
+struct GemmLayer<'a> {
+    x: &'a [f32],
+    w_matrix: &'a [f32],
+    bias: Option<&'a [f32]>,
+    g: &'a ConvGeometry,
     relu: bool,
-    images: Range<usize>,
-    out: &mut [f32],
+    /// Threads each group of images may use.
     threads: Threads,
-) {
-    let (plane, patch, c_out) = (g.plane(), g.patch(), g.c_out);
-    let chunk = g.images_per_chunk();
-    let direct = g.kernel == 1; // a 1×1 conv's column matrix is its input
-    with_cols(if direct { 0 } else { patch * chunk * plane }, |cols| {
-        for first in images.clone().step_by(chunk) {
-            let count = chunk.min(images.end - first);
-            let rows = count * plane;
-            let cols: &[f32] = if direct {
-                &x[first * plane * g.c_in..][..rows * g.c_in]
-            } else {
-                let cols = &mut cols[..rows * patch];
-                im2col(x, g, first, cols, threads);
-                cols
-            };
-            let out_chunk = &mut out[(first - images.start) * plane * c_out..][..rows * c_out];
-            matmul(
-                out_chunk,
-                false,
-                MatRef::row_major(cols, patch),
-                MatRef::row_major(w_matrix, c_out),
-                (rows, patch, c_out),
-                threads,
-            );
-            if bias.is_some() || relu {
-                bias_and_relu(out_chunk, bias, c_out, relu, threads);
+}
+
+impl GemmLayer<'_> {
+    /// The forward pass of the images `images`, whose output rows are `out`.
+    fn forward_images(&self, images: Range<usize>, out: &mut [f32]) {
+        let GemmLayer {
+            x,
+            w_matrix,
+            bias,
+            g,
+            relu,
+            threads,
+        } = *self;
+        let (plane, patch, c_out) = (g.plane(), g.patch(), g.c_out);
+        let chunk = g.images_per_chunk();
+        let direct = g.kernel == 1; // a 1×1 conv's column matrix is its input
+        with_cols(if direct { 0 } else { patch * chunk * plane }, |cols| {
+            for first in images.clone().step_by(chunk) {
+                let count = chunk.min(images.end - first);
+                let rows = count * plane;
+                let cols: &[f32] = if direct {
+                    &x[first * plane * g.c_in..][..rows * g.c_in]
+                } else {
+                    let cols = &mut cols[..rows * patch];
+                    im2col(x, g, first, cols, threads);
+                    cols
+                };
+                let out_chunk = &mut out[(first - images.start) * plane * c_out..][..rows * c_out];
+                matmul(
+                    out_chunk,
+                    false,
+                    MatRef::row_major(cols, patch),
+                    MatRef::row_major(w_matrix, c_out),
+                    (rows, patch, c_out),
+                    threads,
+                );
+                if bias.is_some() || relu {
+                    bias_and_relu(out_chunk, bias, c_out, relu, threads);
+                }
             }
-        }
-    });
+        });
+    }
 }
 
 /// The batch cut into one contiguous group of images per thread of the pool, each group then
