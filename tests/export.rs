@@ -47,21 +47,12 @@ fn vgg(batch_norm: bool) -> VggConfig {
     }
 }
 
-/// The fixture's input (see tests/torchvision.rs).
+/// The fixture's input for 2 images of `size`² (see [`fixture_input`]).
 fn input(size: usize, device: &Device) -> Tensor<4> {
-    let mut data = Vec::with_capacity(2 * 3 * size * size);
-    for n in 0..2 {
-        for c in 0..3 {
-            for h in 0..size {
-                for w in 0..size {
-                    let (n, c, h, w) = (n as f64, c as f64, h as f64, w as f64);
-                    let v = (0.37 * n + 1.3 * c + 0.11 * h + 0.07 * w + 0.013 * h * w / 7.0).sin();
-                    data.push(v as f32);
-                }
-            }
-        }
-    }
-    Tensor::from_data(TensorData::new(data, [2, 3, size, size]), device)
+    Tensor::from_data(
+        TensorData::new(fixture_input(2, size), [2, 3, size, size]),
+        device,
+    )
 }
 
 #[test]
@@ -147,17 +138,7 @@ fn torchvision_weights_export_under_torchvisions_names_and_keep_pytorchs_logits(
 #[test]
 fn a_trained_run_exported_and_evaluated_from_safetensors_gives_the_runs_errors() {
     let tmp = tempfile::tempdir().unwrap();
-    let args = quickstart_args(
-        tmp.path(),
-        &[
-            "model.width=0.0625",
-            "model.hidden=16",
-            "data.train_limit=256",
-            "data.val_limit=128",
-            "data.test_limit=200",
-            "train.epochs=1",
-        ],
-    );
+    let args = tiny_quickstart_args(tmp.path(), &["data.val_limit=128", "data.test_limit=200"]);
     let out = vgg_train_owned(&args);
     assert!(out.status.success(), "{:?}", text(&out));
     let run = tmp.path().join("quickstart");

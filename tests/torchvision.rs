@@ -55,21 +55,12 @@ fn config(f: &Fixture, batch_norm: bool) -> VggConfig {
     }
 }
 
-/// The fixture's input: `sin(0.37n + 1.3c + 0.11h + 0.07w + 0.013hw/7)` in f64, then f32.
+/// The fixture's input for 2 images of `size`² (see [`fixture_input`]).
 fn input(size: usize, device: &Device) -> Tensor<4> {
-    let mut data = Vec::with_capacity(2 * 3 * size * size);
-    for n in 0..2 {
-        for c in 0..3 {
-            for h in 0..size {
-                for w in 0..size {
-                    let (n, c, h, w) = (n as f64, c as f64, h as f64, w as f64);
-                    let v = (0.37 * n + 1.3 * c + 0.11 * h + 0.07 * w + 0.013 * h * w / 7.0).sin();
-                    data.push(v as f32);
-                }
-            }
-        }
-    }
-    Tensor::from_data(TensorData::new(data, [2, 3, size, size]), device)
+    Tensor::from_data(
+        TensorData::new(fixture_input(2, size), [2, 3, size, size]),
+        device,
+    )
 }
 
 #[test]

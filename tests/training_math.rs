@@ -4,35 +4,19 @@
 
 mod util;
 
-use burn::module::{Module, ModuleVisitor, Param};
+use burn::module::Module;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use serde::Deserialize;
-use util::root;
+use util::{Collect, assert_tensors_close, fixture_input, parameters, root};
 use vgg_train::arch::Arch;
 use vgg_train::config::{Head, Init, Kernels, LrnConfig};
 use vgg_train::data::ImageBatch;
 use vgg_train::model::torchvision::load_torchvision;
 use vgg_train::model::{Feature, Vgg, VggConfig};
-
-struct Collect(Vec<Vec<f32>>);
-
-impl ModuleVisitor for Collect {
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        let values = param.val().into_data().convert::<f32>().try_into_vec();
-        self.0.push(values.unwrap());
-    }
-}
-
-/// Every float parameter and buffer of a model, in module order.
-fn parameters(model: &Vgg) -> Vec<Vec<f32>> {
-    let mut c = Collect(Vec::new());
-    model.visit(&mut c);
-    c.0
-}
 
 /// The model's tensors apart from BN's running variances; those variances; and the number of
 /// values per channel each BN layer normalises for an input of `batch` images of `size`².
@@ -59,21 +43,6 @@ fn parameters_and_running_variances(
     }
     model.classifier.visit(&mut strict);
     (strict.0, variances, counts)
-}
-
-/// `max |a - b| <= tol · max(|b|)` per tensor, the largest violation named.
-fn assert_tensors_close(ours: &[Vec<f32>], theirs: &[Vec<f32>], tol: f32, what: &str) {
-    assert_eq!(ours.len(), theirs.len(), "{what}: tensor count");
-    for (i, (a, b)) in ours.iter().zip(theirs).enumerate() {
-        assert_eq!(a.len(), b.len(), "{what}: tensor {i} size");
-        let scale = b.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-6);
-        let worst = a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs()));
-        assert!(
-            worst <= tol * scale.max(1e-3),
-            "{what}: tensor {i} ({} values) differs by {worst} (largest value {scale})",
-            a.len()
-        );
-    }
 }
 
 fn sgd() -> ModuleOptimizer {
@@ -186,21 +155,10 @@ struct Case {
     losses: Vec<f32>,
 }
 
-/// The fixture's input: `sin(0.37n + 1.3c + 0.11h + 0.07w + 0.013hw/7)` in f64, then f32.
+/// The fixture's batch: its input ([`fixture_input`]) and labels.
 fn fixture_batch(f: &Fixture, device: &Device) -> ImageBatch {
     let s = f.size;
-    let mut data = Vec::with_capacity(f.batch * 3 * s * s);
-    for n in 0..f.batch {
-        for c in 0..3 {
-            for h in 0..s {
-                for w in 0..s {
-                    let (n, c, h, w) = (n as f64, c as f64, h as f64, w as f64);
-                    let v = (0.37 * n + 1.3 * c + 0.11 * h + 0.07 * w + 0.013 * h * w / 7.0).sin();
-                    data.push(v as f32);
-                }
-            }
-        }
-    }
+    let data = fixture_input(f.batch, s);
     ImageBatch {
         images: Tensor::from_data(TensorData::new(data, [f.batch, 3, s, s]), device),
         targets: Tensor::from_data(TensorData::new(f.labels.clone(), [f.batch]), device),

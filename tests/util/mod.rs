@@ -219,3 +219,70 @@ pub fn write_image_folder_with_odd_files(dir: &Path, per_class: usize) -> PathBu
     write_truncated_jpeg(&red.join("truncated.JPEG"));
     root
 }
+
+/// Collects the values of every float tensor a module visits, in order.
+pub struct Collect(pub Vec<Vec<f32>>);
+
+impl burn::module::ModuleVisitor for Collect {
+    fn visit_float<const D: usize>(
+        &mut self,
+        param: &burn::module::Param<burn::prelude::Tensor<D>>,
+    ) {
+        let values = param.val().into_data().convert::<f32>().try_into_vec();
+        self.0.push(values.unwrap());
+    }
+}
+
+/// Every float parameter and buffer of a model, in module order.
+pub fn parameters(model: &vgg_train::model::Vgg) -> Vec<Vec<f32>> {
+    use burn::module::Module;
+    let mut c = Collect(Vec::new());
+    model.visit(&mut c);
+    c.0
+}
+
+/// The input of the torchvision fixtures (`scripts/peer/torchvision_fixture.py`, `sgd_steps_fixture.py`):
+/// `sin(0.37n + 1.3c + 0.11h + 0.07w + 0.013hw/7)` in f64, then f32, for `batch` RGB images of `size`².
+pub fn fixture_input(batch: usize, size: usize) -> Vec<f32> {
+    let mut data = Vec::with_capacity(batch * 3 * size * size);
+    for n in 0..batch {
+        for c in 0..3 {
+            for h in 0..size {
+                for w in 0..size {
+                    let (n, c, h, w) = (n as f64, c as f64, h as f64, w as f64);
+                    let v = (0.37 * n + 1.3 * c + 0.11 * h + 0.07 * w + 0.013 * h * w / 7.0).sin();
+                    data.push(v as f32);
+                }
+            }
+        }
+    }
+    data
+}
+
+/// [`quickstart_args`] for a network and data small enough to train one epoch in seconds:
+/// VGG-A at width 1/16 on 256 training images, `extra` appended.
+pub fn tiny_quickstart_args(out: &Path, extra: &[&str]) -> Vec<String> {
+    let mut all = vec![
+        "model.width=0.0625",
+        "model.hidden=16",
+        "data.train_limit=256",
+        "train.epochs=1",
+    ];
+    all.extend_from_slice(extra);
+    quickstart_args(out, &all)
+}
+
+/// `max |a - b| <= tol · max(|b|)` per tensor, the largest violation named.
+pub fn assert_tensors_close(ours: &[Vec<f32>], theirs: &[Vec<f32>], tol: f32, what: &str) {
+    assert_eq!(ours.len(), theirs.len(), "{what}: tensor count");
+    for (i, (a, b)) in ours.iter().zip(theirs).enumerate() {
+        assert_eq!(a.len(), b.len(), "{what}: tensor {i} size");
+        let scale = b.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-6);
+        let worst = a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+        assert!(
+            worst <= tol * scale.max(1e-3),
+            "{what}: tensor {i} ({} values) differs by {worst} (largest value {scale})",
+            a.len()
+        );
+    }
+}
