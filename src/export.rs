@@ -99,7 +99,7 @@ fn entries(net: &Vgg) -> Result<Vec<Entry>, ExportError> {
 }
 
 /// The safetensors bytes of `net` under torchvision's names.
-pub fn safetensors_bytes(net: &Vgg, vgg: &VggConfig) -> Result<Vec<u8>, ExportError> {
+pub fn safetensors_bytes(net: &Vgg) -> Result<Vec<u8>, ExportError> {
     let entries = entries(net)?;
     let views = entries
         .iter()
@@ -112,10 +112,9 @@ pub fn safetensors_bytes(net: &Vgg, vgg: &VggConfig) -> Result<Vec<u8>, ExportEr
                 })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let metadata = [
-        ("format".to_string(), "pt".to_string()),
-        ("vgg_train.arch".to_string(), vgg.arch.name().to_string()),
-    ];
+    // One key only: safetensors keeps the metadata in a HashMap, so several keys would come out
+    // in a different order on each export (the configuration is in the JSON beside the file).
+    let metadata = [("format".to_string(), "pt".to_string())];
     safetensors::serialize(views, Some(metadata.into_iter().collect())).map_err(|e| {
         ExportError::Tensor {
             name: "safetensors header".into(),
@@ -252,7 +251,7 @@ pub fn export(
     let mut net = vgg.init(&device);
     model::load_weights_file(&mut net, &vgg, &weights)?;
     let tensors = entries(&net)?.len();
-    let bytes = safetensors_bytes(&net, &vgg)?;
+    let bytes = safetensors_bytes(&net)?;
     let write = |path: &Path, bytes: &[u8]| {
         write_atomic(path, bytes).map_err(|error| ExportError::Write {
             path: path.to_path_buf(),
@@ -321,7 +320,7 @@ mod tests {
                         trained.forward(check_input([4, 3, 32, 32], &device.clone().autodiff()));
                     let net = trained.valid();
                     let path = dir.path().join("net.safetensors");
-                    std::fs::write(&path, safetensors_bytes(&net, &vgg).unwrap()).unwrap();
+                    std::fs::write(&path, safetensors_bytes(&net).unwrap()).unwrap();
                     device.seed(2);
                     let mut fresh = vgg.init(&device);
                     assert_ne!(logits(&fresh, &device), logits(&net, &device));
@@ -342,7 +341,7 @@ mod tests {
         let device = Device::flex();
         let vgg = small(Arch::A, true, Head::Paper);
         let net = vgg.init(&device);
-        let bytes = safetensors_bytes(&net, &vgg).unwrap();
+        let bytes = safetensors_bytes(&net).unwrap();
         let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
         let shape = |n: &str| st.tensor(n).unwrap().shape().to_vec();
         // vgg11_bn: conv 0, BN 1, ReLU 2, pool 3, conv 4, …; classifier Linear at 0, 3, 6.

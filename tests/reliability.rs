@@ -109,6 +109,30 @@ fn a_run_killed_after_its_last_checkpoint_resumes_to_the_same_row_and_status() {
 }
 
 #[test]
+fn two_runs_of_one_config_train_bit_identical_weights() {
+    // The kernels' parallel reductions (bias gradients, dW over image groups) must not depend
+    // on how rayon splits the work: same config and seed, same weights, bit for bit. (The
+    // burnpack files themselves differ in their headers; the exported tensors are compared.)
+    let weights = |dir: &Path| {
+        let args = tiny_args(dir, &["train.epochs=2", "train.lr=0.05"]);
+        let out = run(&args);
+        assert!(out.status.success(), "{:?}", text(&out));
+        let file = dir.join("weights.safetensors");
+        let mut export = vec!["export".to_string()];
+        export.extend(args.into_iter().filter(|a| a != "--plain"));
+        export.extend(["--out".to_string(), file.display().to_string()]);
+        let out = run(&export);
+        assert!(out.status.success(), "{:?}", text(&out));
+        std::fs::read(file).unwrap()
+    };
+    let first = weights(tempfile::tempdir().unwrap().path());
+    for i in 0..3 {
+        let again = weights(tempfile::tempdir().unwrap().path());
+        assert!(again == first, "rerun {i} trained other weights");
+    }
+}
+
+#[test]
 fn a_run_directory_locked_by_a_live_process_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("quickstart");

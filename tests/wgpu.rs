@@ -150,7 +150,7 @@ fn wgpu_computes_flexs_logits_loss_and_sgd_update() {
         let weights = dir.path().join("net.safetensors");
         std::fs::write(
             &weights,
-            vgg_train::export::safetensors_bytes(&net, &cfg).unwrap(),
+            vgg_train::export::safetensors_bytes(&net).unwrap(),
         )
         .unwrap();
         let t = std::time::Instant::now();

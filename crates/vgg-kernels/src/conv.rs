@@ -297,15 +297,14 @@ pub fn backward(
 fn weight_grad(x: &[f32], dy: &[f32], g: &ConvGeometry) -> Vec<f32> {
     let groups = image_groups(g.batch);
     let threads = threads_per_group(&groups);
-    // [(tap, ci), c_out] as the GEMM leaves it, summed over the groups' partial products.
-    let dw = groups
+    // [(tap, ci), c_out] as the GEMM leaves it, summed over the groups' partial products in
+    // group order (collected first: a rayon reduce associates by how the work was split, which
+    // changes from run to run, and float sums with it).
+    let partials: Vec<Vec<f32>> = groups
         .into_par_iter()
         .map(|images| weight_grad_images(x, dy, g, images, threads))
-        .reduce_with(|mut a, b| {
-            a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
-            a
-        })
-        .unwrap_or_else(|| vec![0.0; g.weight_len()]);
+        .collect();
+    let dw = crate::elementwise::sum_in_order(partials, g.weight_len());
     from_weight_matrix(&dw, g)
 }
 

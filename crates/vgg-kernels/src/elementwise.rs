@@ -41,23 +41,30 @@ multiversion! {
     }
 }
 
-/// Σ over pixels of channels-last rows of `c` values: `[c]`.
+/// Σ over pixels of channels-last rows of `c` values: `[c]`. Blocks of rows are summed in
+/// parallel, then the blocks' sums in block order, so the result does not depend on how rayon
+/// split the work (a parallel `reduce` associates differently from run to run).
 pub(crate) fn channel_sums(values: &[f32], c: usize) -> Vec<f32> {
     let rows_per_task = min_len(c).max(64);
-    values
+    let partials: Vec<Vec<f32>> = values
         .par_chunks(c * rows_per_task)
         .map(|block| {
             let mut sums = vec![0.0f32; c];
             add_rows(&mut sums, block);
             sums
         })
-        .reduce(
-            || vec![0.0f32; c],
-            |mut a, b| {
-                a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
-                a
-            },
-        )
+        .collect();
+    sum_in_order(partials, c)
+}
+
+/// The element-wise sum of `partials` (each of `len` values), added first to last.
+pub(crate) fn sum_in_order(partials: Vec<Vec<f32>>, len: usize) -> Vec<f32> {
+    let mut parts = partials.into_iter();
+    let mut total = parts.next().unwrap_or_else(|| vec![0.0; len]);
+    for part in parts {
+        total.iter_mut().zip(&part).for_each(|(t, p)| *t += p);
+    }
+    total
 }
 
 multiversion! {
@@ -117,6 +124,46 @@ multiversion! {
     fn mask_by(g: &mut [f32], y: &[f32]) {
         for (g, y) in g.iter_mut().zip(y) {
             *g = if *y <= 0.0 { 0.0 } else { *g };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channel_sums_add_the_blocks_in_order_whatever_the_thread_split() {
+        // Many blocks of rows, values whose float sums depend on the order of addition.
+        let c = 16;
+        let rows = 64 * min_len(c).max(64) + 7;
+        let values: Vec<f32> = (0..rows * c)
+            .map(|i| (i as f32 * 12.9898).sin() * (1.0 + (i % 7) as f32 * 1e3))
+            .collect();
+        // The reference: each block summed row by row, then the blocks first to last.
+        let block_rows = min_len(c).max(64);
+        let mut want = vec![0.0f32; c];
+        for block in values.chunks(c * block_rows) {
+            let mut sums = vec![0.0f32; c];
+            for row in block.chunks_exact(c) {
+                sums.iter_mut().zip(row).for_each(|(s, v)| *s += v);
+            }
+            want.iter_mut().zip(&sums).for_each(|(w, s)| *w += s);
+        }
+        for threads in [1, 2, 3, 8] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            for _ in 0..5 {
+                let got = pool.install(|| channel_sums(&values, c));
+                assert!(
+                    got.iter()
+                        .zip(&want)
+                        .all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "{threads} threads: {got:?} vs {want:?}"
+                );
+            }
         }
     }
 }
