@@ -100,7 +100,11 @@ fn entries(net: &Vgg) -> Result<Vec<Entry>, ExportError> {
 
 /// The safetensors bytes of `net` under torchvision's names.
 pub fn safetensors_bytes(net: &Vgg) -> Result<Vec<u8>, ExportError> {
-    let entries = entries(net)?;
+    serialize(&entries(net)?)
+}
+
+/// `entries` as a safetensors file.
+fn serialize(entries: &[Entry]) -> Result<Vec<u8>, ExportError> {
     let views = entries
         .iter()
         .map(|e| {
@@ -173,20 +177,24 @@ pub fn check_input(shape: [usize; 4], device: &Device) -> Tensor<4> {
 
 /// The JSON description: the configuration, the layers, torchvision's constructor when it has
 /// one, and the logits of [`check_input`] computed here.
-pub fn description(net: &Vgg, vgg: &VggConfig, image_size: usize, device: &Device) -> Value {
+pub fn description(
+    net: &Vgg,
+    vgg: &VggConfig,
+    image_size: usize,
+    device: &Device,
+) -> Result<Value, ExportError> {
     let shape = [2, vgg.in_channels, image_size, image_size];
-    let logits: Vec<Vec<f32>> = {
-        let y = net.forward(check_input(shape, device));
-        let [rows, cols] = y.dims();
-        let flat: Vec<f32> = y
-            .into_data()
+    let y = net.forward(check_input(shape, device));
+    let cols = y.dims()[1];
+    let flat: Vec<f32> =
+        y.into_data()
             .convert::<f32>()
             .try_into_vec()
-            .unwrap_or_default();
-        (0..rows)
-            .map(|r| flat[r * cols..(r + 1) * cols].to_vec())
-            .collect()
-    };
+            .map_err(|e| ExportError::Tensor {
+                name: "check logits".into(),
+                what: format!("{e:?}"),
+            })?;
+    let logits: Vec<&[f32]> = flat.chunks(cols.max(1)).collect();
     let classifier: Vec<Value> = net
         .classifier
         .iter()
@@ -196,7 +204,7 @@ pub fn description(net: &Vgg, vgg: &VggConfig, image_size: usize, device: &Devic
             json!({"index": classifier_index(i), "in": d_in, "out": d_out})
         })
         .collect();
-    json!({
+    Ok(json!({
         "format": "vgg-train export 1",
         "arch": vgg.arch.name(),
         "torchvision": torchvision_name(vgg),
@@ -215,7 +223,7 @@ pub fn description(net: &Vgg, vgg: &VggConfig, image_size: usize, device: &Devic
             "shape": shape,
             "logits": logits,
         },
-    })
+    }))
 }
 
 /// What `vgg-train export` wrote.
@@ -250,8 +258,9 @@ pub fn export(
     let vgg = VggConfig::from_experiment(exp, exp.data.channels, classes);
     let mut net = vgg.init(&device);
     model::load_weights_file(&mut net, &vgg, &weights)?;
-    let tensors = entries(&net)?.len();
-    let bytes = safetensors_bytes(&net)?;
+    let entries = entries(&net)?;
+    let tensors = entries.len();
+    let bytes = serialize(&entries)?;
     let write = |path: &Path, bytes: &[u8]| {
         write_atomic(path, bytes).map_err(|error| ExportError::Write {
             path: path.to_path_buf(),
@@ -260,11 +269,12 @@ pub fn export(
     };
     write(out, &bytes)?;
     let json_path = out.with_extension("json");
-    let text = serde_json::to_string_pretty(&description(&net, &vgg, exp.data.image_size, &device))
-        .map_err(|e| ExportError::Tensor {
-            name: "description".into(),
-            what: e.to_string(),
-        })?;
+    let text =
+        serde_json::to_string_pretty(&description(&net, &vgg, exp.data.image_size, &device)?)
+            .map_err(|e| ExportError::Tensor {
+                name: "description".into(),
+                what: e.to_string(),
+            })?;
     write(&json_path, format!("{text}\n").as_bytes())?;
     Ok(Exported {
         weights,

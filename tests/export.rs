@@ -9,8 +9,6 @@ use burn::prelude::*;
 use burn::store::{ModuleStore, PytorchStore};
 use serde_json::Value;
 use util::*;
-use vgg_train::arch::Arch;
-use vgg_train::config::{Head, Init, Kernels, LrnConfig};
 use vgg_train::model::VggConfig;
 use vgg_train::model::torchvision::load_torchvision;
 
@@ -30,21 +28,9 @@ fn fixture_config(dir: &std::path::Path, batch_norm: bool) -> std::path::PathBuf
     )
 }
 
+/// The fixture's network (width 1/16, hidden 32, 10 classes).
 fn vgg(batch_norm: bool) -> VggConfig {
-    VggConfig {
-        arch: Arch::A,
-        batch_norm,
-        width: 0.0625,
-        in_channels: 3,
-        num_classes: 10,
-        head: Head::Paper,
-        hidden: 32,
-        hidden_layers: 2,
-        dropout: 0.5,
-        init: Init::Kaiming,
-        lrn: LrnConfig::default(),
-        kernels: Kernels::Own,
-    }
+    fixture_vgg(0.0625, 32, 10, batch_norm)
 }
 
 /// The fixture's input for 2 images of `size`² (see [`fixture_input`]).

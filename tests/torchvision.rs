@@ -9,7 +9,6 @@ use burn::prelude::*;
 use serde::Deserialize;
 use util::*;
 use vgg_train::arch::Arch;
-use vgg_train::config::{Head, Init, Kernels, LrnConfig};
 use vgg_train::model::VggConfig;
 use vgg_train::model::torchvision::load_torchvision;
 
@@ -39,20 +38,7 @@ fn fixture() -> Fixture {
 }
 
 fn config(f: &Fixture, batch_norm: bool) -> VggConfig {
-    VggConfig {
-        arch: Arch::A,
-        batch_norm,
-        width: f.width,
-        in_channels: 3,
-        num_classes: f.num_classes,
-        head: Head::Paper,
-        hidden: f.hidden,
-        hidden_layers: 2,
-        dropout: 0.5,
-        init: Init::Kaiming,
-        lrn: LrnConfig::default(),
-        kernels: Kernels::Own,
-    }
+    fixture_vgg(f.width, f.hidden, f.num_classes, batch_norm)
 }
 
 /// The fixture's input for 2 images of `size`² (see [`fixture_input`]).

@@ -286,3 +286,28 @@ pub fn assert_tensors_close(ours: &[Vec<f32>], theirs: &[Vec<f32>], tol: f32, wh
         );
     }
 }
+
+/// The network of `tests/fixtures/torchvision/` (`scripts/peer/torchvision_fixture.py`): VGG-A
+/// in torchvision's layout, paper head, at `width` with `hidden` units and `num_classes`.
+pub fn fixture_vgg(
+    width: f64,
+    hidden: usize,
+    num_classes: usize,
+    batch_norm: bool,
+) -> vgg_train::model::VggConfig {
+    use vgg_train::config::{Head, Init, Kernels, LrnConfig};
+    vgg_train::model::VggConfig {
+        arch: vgg_train::arch::Arch::A,
+        batch_norm,
+        width,
+        in_channels: 3,
+        num_classes,
+        head: Head::Paper,
+        hidden,
+        hidden_layers: 2,
+        dropout: 0.5,
+        init: Init::Kaiming,
+        lrn: LrnConfig::default(),
+        kernels: Kernels::Own,
+    }
+}
