@@ -1,15 +1,18 @@
-//! Direct convolution for the narrow layers, on AVX-512: no column matrix at all.
+//! Direct convolution for the narrow layers, on AVX-512 or AVX2: no column matrix at all.
 //!
 //! im2col writes k·k copies of every input value before the GEMM reads them; for a layer with
 //! few output channels that copy costs as much as the product, and the GEMM itself runs its
 //! narrowest micro-kernel (16 or 32 output channels). Here each task computes a block of output
 //! pixels × 16–64 output channels in registers, reading the (zero-padded) input directly: per
-//! kernel tap and input channel, one broadcast per pixel and one vector load per 16 channels.
-//! Bias and ReLU are applied as the block is stored. The same kernel computes the input gradient
-//! (dY convolved with the rotated weights).
+//! kernel tap and input channel, one broadcast per pixel and one vector load per 16 (AVX-512)
+//! or 8 (AVX2) channels. Bias and ReLU are applied as the block is stored. The same kernel
+//! computes the input gradient (dY convolved with the rotated weights).
 //!
-//! [`forward`] returns `None` (and the caller takes the GEMM path) without AVX-512, when the
-//! output channels are not a multiple of 16, or when rows are too short to fill a block.
+//! Both instruction sets add every output's products in the same order (bias, then tap by tap,
+//! input channel by input channel, one fused multiply-add each), so they give bit-identical
+//! outputs. [`forward`] returns `None` (and the caller takes the GEMM path) on a CPU with
+//! neither, when the output channels are not a multiple of 16, or when rows are too short to
+//! fill a block.
 
 use rayon::prelude::*;
 
@@ -19,31 +22,54 @@ use super::conv::ConvGeometry;
 const MIN_WIDTH: usize = 8;
 
 /// Widest layer (output channels) the direct path takes, unless its input is an image: above
-/// it the GEMM's larger blocks and cache tiling win (measured by `time_direct_against_gemm`:
-/// 16–32 channels out 1.1–1.7× the GEMM path, 64–128 channels 0.75–0.95×).
+/// it the GEMM's larger blocks and cache tiling win (measured by `time_direct_against_gemm`,
+/// AVX-512: 16–32 channels out 1.1–1.7× the GEMM path, 64–128 channels 0.75–0.95×).
 const MAX_C_OUT: usize = 32;
 
 /// Input channels of an image layer (grey or RGB), which the direct path always takes: the GEMM
 /// would see a reduction of only k·k·c values (3.5–4× faster direct).
 const IMAGE_C_IN: usize = 4;
 
+/// The vector instruction set a direct kernel is compiled for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Isa {
+    /// 16 floats a vector, 32 registers.
+    Avx512,
+    /// 8 floats a vector (with FMA), 16 registers.
+    Avx2,
+}
+
+impl Isa {
+    /// The widest this CPU runs, if any.
+    pub(crate) fn best() -> Option<Self> {
+        Self::available().first().copied()
+    }
+
+    /// Every one this CPU runs, widest first (detected once).
+    pub(crate) fn available() -> &'static [Self] {
+        static AVAILABLE: std::sync::OnceLock<Vec<Isa>> = std::sync::OnceLock::new();
+        AVAILABLE.get_or_init(|| {
+            let mut isas = Vec::new();
+            #[cfg(target_arch = "x86_64")]
+            {
+                if std::is_x86_feature_detected!("avx512f") {
+                    isas.push(Isa::Avx512);
+                }
+                if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                    isas.push(Isa::Avx2);
+                }
+            }
+            isas
+        })
+    }
+}
+
 /// Whether [`forward`] takes a layer of this geometry on this CPU.
 pub fn covers(g: &ConvGeometry) -> bool {
     g.c_out.is_multiple_of(16)
         && (g.c_out <= MAX_C_OUT || g.c_in <= IMAGE_C_IN)
         && g.width >= MIN_WIDTH
-        && avx512()
-}
-
-fn avx512() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::is_x86_feature_detected!("avx512f")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+        && Isa::best().is_some()
 }
 
 /// `y = act(conv(x) + b)` with the weights laid out as `[(tap, ci), c_out]` (the GEMM path's
@@ -59,16 +85,15 @@ pub fn forward(
     g: &ConvGeometry,
     relu: bool,
 ) -> Option<Vec<f32>> {
-    if !covers(g) {
-        return None;
-    }
+    let isa = Isa::best().filter(|_| covers(g))?;
     let mut out = vec![0.0f32; g.output_len()];
-    run(x, w_matrix, bias, g, relu, &mut out);
+    run(isa, x, w_matrix, bias, g, relu, &mut out);
     Some(out)
 }
 
-/// The direct convolution into `out` (AVX-512F required).
+/// The direct convolution into `out`, with the kernels of `isa` (which this CPU must run).
 fn run(
+    isa: Isa,
     x: &[f32],
     w_matrix: &[f32],
     bias: Option<&[f32]>,
@@ -76,7 +101,14 @@ fn run(
     relu: bool,
     out: &mut [f32],
 ) {
-    assert!(avx512(), "direct conv needs AVX-512F");
+    assert!(
+        Isa::available().contains(&isa),
+        "direct conv: this CPU has no {isa:?}"
+    );
+    assert!(
+        g.c_out.is_multiple_of(16),
+        "direct conv output channels for {g:?}"
+    );
     assert_eq!(x.len(), g.input_len(), "direct conv input for {g:?}");
     assert_eq!(
         w_matrix.len(),
@@ -105,13 +137,16 @@ fn run(
                 relu,
             };
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: AVX-512F is checked above; every pointer the kernel forms stays inside the
-            // slices of `rows` and `row` (bounds asserted in `Rows::block`).
+            // SAFETY: the CPU runs `isa` (asserted above); every pointer the kernel forms stays
+            // inside the slices of `rows` and `row` (bounds asserted in each block).
             unsafe {
-                avx512::row(&rows, row, w)
+                match isa {
+                    Isa::Avx512 => avx512::row(&rows, row, w),
+                    Isa::Avx2 => avx2::row(&rows, row, w),
+                }
             };
             #[cfg(not(target_arch = "x86_64"))]
-            let _ = (rows, row);
+            let _ = (isa, rows, row);
         });
 }
 
@@ -147,142 +182,162 @@ struct Rows<'a> {
     relu: bool,
 }
 
-#[cfg(target_arch = "x86_64")]
-mod avx512 {
-    use std::arch::x86_64::*;
+/// One instruction set's kernels: a module `$isa` with `row`, which computes one output row in
+/// blocks of P pixels × CB vectors of `$lanes` channels, accumulators in registers. `blocks`
+/// lists, widest first, each channel-block count CB (taken when `c_out` is a multiple of
+/// CB·`$lanes`) with the pixel-block sizes it uses (descending, ending in 1), chosen so that
+/// P·CB accumulators, CB weight vectors and one broadcast fit in the registers.
+macro_rules! direct_kernels {
+    (
+        $isa:ident, $feature:literal, $lanes:literal,
+        zero: $zero:ident, load: $load:ident, store: $store:ident, splat: $splat:ident,
+        fma: $fma:ident, max: $max:ident,
+        blocks: [$($cb:literal => $sizes:expr),+ $(,)?],
+        pixels: [$($p:literal),+ $(,)?] $(,)?
+    ) => {
+        #[cfg(target_arch = "x86_64")]
+        mod $isa {
+            use std::arch::x86_64::*;
 
-    use super::Rows;
+            use super::Rows;
 
-    /// Output channels per block: 16·CB, with CB chosen by the layer's width.
-    fn channel_blocks(c_out: usize) -> usize {
-        if c_out.is_multiple_of(64) {
-            4
-        } else if c_out.is_multiple_of(32) {
-            2
-        } else {
-            1
-        }
-    }
-
-    /// One output row (`width` pixels × `c_out` channels) in blocks of pixels × channels.
-    ///
-    /// # Safety
-    /// The CPU has AVX-512F; `rows.x` holds the row's windows.
-    #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn row(rows: &Rows<'_>, out: &mut [f32], width: usize) {
-        let cb = channel_blocks(rows.c_out);
-        for co in (0..rows.c_out).step_by(16 * cb) {
-            let mut j = 0;
-            while j < width {
-                let left = width - j;
-                // SAFETY: forwarded (the caller's guarantee); each block checks its bounds.
-                j += unsafe {
-                    match cb {
-                        4 => pixels::<4>(rows, out, j, co, left, [4, 2, 1, 1]),
-                        2 => pixels::<2>(rows, out, j, co, left, [8, 4, 2, 1]),
-                        _ => pixels::<1>(rows, out, j, co, left, [16, 8, 4, 1]),
+            /// One output row (`width` pixels × `c_out` channels) in blocks of pixels × channels.
+            ///
+            /// # Safety
+            /// The CPU has the module's instruction set; `rows.x` holds the row's windows.
+            #[target_feature(enable = $feature)]
+            pub(super) unsafe fn row(rows: &Rows<'_>, out: &mut [f32], width: usize) {
+                let cb = [$($cb),+]
+                    .into_iter()
+                    .find(|cb: &usize| rows.c_out.is_multiple_of($lanes * cb))
+                    .expect("c_out is a multiple of the narrowest channel block");
+                for co in (0..rows.c_out).step_by($lanes * cb) {
+                    let mut j = 0;
+                    while j < width {
+                        let left = width - j;
+                        // SAFETY: forwarded (the caller's guarantee); each block checks its bounds.
+                        j += unsafe {
+                            match cb {
+                                $($cb => pixels::<$cb>(rows, out, j, co, left, $sizes),)+
+                                _ => unreachable!("channel block {cb}"),
+                            }
+                        };
                     }
-                };
-            }
-        }
-    }
-
-    /// Runs the largest block of `sizes` (descending, ending in 1) that fits in `left` pixels
-    /// from pixel `j`; returns its size.
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    unsafe fn pixels<const CB: usize>(
-        rows: &Rows<'_>,
-        out: &mut [f32],
-        j: usize,
-        co: usize,
-        left: usize,
-        sizes: [usize; 4],
-    ) -> usize {
-        let p = sizes.into_iter().find(|s| *s <= left).unwrap_or(1);
-        // SAFETY: forwarded.
-        unsafe {
-            match p {
-                16 => block::<16, CB>(rows, out, j, co),
-                8 => block::<8, CB>(rows, out, j, co),
-                4 => block::<4, CB>(rows, out, j, co),
-                2 => block::<2, CB>(rows, out, j, co),
-                _ => block::<1, CB>(rows, out, j, co),
-            }
-        }
-        p
-    }
-
-    /// Output pixels `j..j+P`, channels `co..co+16·CB` of the row: accumulators in registers,
-    /// initialised with the bias; per tap and input channel, CB weight vectors and P broadcasts.
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    unsafe fn block<const P: usize, const CB: usize>(
-        rows: &Rows<'_>,
-        out: &mut [f32],
-        j: usize,
-        co: usize,
-    ) {
-        let (c_in, c_out) = (rows.c_in, rows.c_out);
-        let last_tap = rows.taps.last().copied().unwrap_or(0);
-        assert!(
-            (j + P - 1) * c_in + last_tap + c_in <= rows.x.len(),
-            "window past input"
-        );
-        assert!(
-            (j + P) * c_out <= out.len() && co + 16 * CB <= c_out,
-            "block past output"
-        );
-        assert!(
-            rows.w.len() >= rows.taps.len() * c_in * c_out,
-            "weights too short"
-        );
-        let x = rows.x.as_ptr();
-        let mut acc = [[_mm512_setzero_ps(); CB]; P];
-        if let Some(bias) = rows.bias {
-            for c in 0..CB {
-                // SAFETY: co + 16·CB <= c_out = bias.len().
-                let b = unsafe { _mm512_loadu_ps(bias.as_ptr().add(co + 16 * c)) };
-                for a in acc.iter_mut() {
-                    a[c] = b;
                 }
             }
-        }
-        let mut w = rows.w.as_ptr().wrapping_add(co);
-        for &tap in rows.taps {
-            // SAFETY (this loop): pixel p's value of channel ci under `tap` is at
-            // (j + p)·c_in + tap + ci < rows.x.len(), and weight row (tap, ci) holds c_out
-            // values from `w`, both asserted above.
-            let xt = unsafe { x.add(j * c_in + tap) };
-            for ci in 0..c_in {
-                let mut wv = [_mm512_setzero_ps(); CB];
-                for (c, v) in wv.iter_mut().enumerate() {
-                    *v = unsafe { _mm512_loadu_ps(w.add(16 * c)) };
+
+            /// Runs the largest block of `sizes` (descending, ending in 1) that fits in `left`
+            /// pixels from pixel `j`; returns its size.
+            #[target_feature(enable = $feature)]
+            #[inline]
+            unsafe fn pixels<const CB: usize>(
+                rows: &Rows<'_>,
+                out: &mut [f32],
+                j: usize,
+                co: usize,
+                left: usize,
+                sizes: [usize; 4],
+            ) -> usize {
+                let p = sizes.into_iter().find(|s| *s <= left).unwrap_or(1);
+                // SAFETY: forwarded.
+                unsafe {
+                    match p {
+                        $($p => block::<$p, CB>(rows, out, j, co),)+
+                        _ => block::<1, CB>(rows, out, j, co),
+                    }
                 }
-                for (p, a) in acc.iter_mut().enumerate() {
-                    let xb = _mm512_set1_ps(unsafe { *xt.add(p * c_in + ci) });
+                p
+            }
+
+            /// Output pixels `j..j+P`, channels `co..co+lanes·CB` of the row: accumulators in
+            /// registers, initialised with the bias; per tap and input channel, CB weight
+            /// vectors and P broadcasts.
+            #[target_feature(enable = $feature)]
+            #[inline]
+            unsafe fn block<const P: usize, const CB: usize>(
+                rows: &Rows<'_>,
+                out: &mut [f32],
+                j: usize,
+                co: usize,
+            ) {
+                let (c_in, c_out) = (rows.c_in, rows.c_out);
+                let last_tap = rows.taps.last().copied().unwrap_or(0);
+                assert!(
+                    (j + P - 1) * c_in + last_tap + c_in <= rows.x.len(),
+                    "window past input"
+                );
+                assert!(
+                    (j + P) * c_out <= out.len() && co + $lanes * CB <= c_out,
+                    "block past output"
+                );
+                assert!(
+                    rows.w.len() >= rows.taps.len() * c_in * c_out,
+                    "weights too short"
+                );
+                let x = rows.x.as_ptr();
+                let mut acc = [[$zero(); CB]; P];
+                if let Some(bias) = rows.bias {
                     for c in 0..CB {
-                        a[c] = _mm512_fmadd_ps(xb, wv[c], a[c]);
+                        // SAFETY: co + lanes·CB <= c_out = bias.len().
+                        let b = unsafe { $load(bias.as_ptr().add(co + $lanes * c)) };
+                        for a in acc.iter_mut() {
+                            a[c] = b;
+                        }
                     }
                 }
-                w = w.wrapping_add(c_out);
+                let mut w = rows.w.as_ptr().wrapping_add(co);
+                for &tap in rows.taps {
+                    // SAFETY (this loop): pixel p's value of channel ci under `tap` is at
+                    // (j + p)·c_in + tap + ci < rows.x.len(), and weight row (tap, ci) holds
+                    // c_out values from `w`, both asserted above.
+                    let xt = unsafe { x.add(j * c_in + tap) };
+                    for ci in 0..c_in {
+                        let mut wv = [$zero(); CB];
+                        for (c, v) in wv.iter_mut().enumerate() {
+                            *v = unsafe { $load(w.add($lanes * c)) };
+                        }
+                        for (p, a) in acc.iter_mut().enumerate() {
+                            let xb = $splat(unsafe { *xt.add(p * c_in + ci) });
+                            for c in 0..CB {
+                                a[c] = $fma(xb, wv[c], a[c]);
+                            }
+                        }
+                        w = w.wrapping_add(c_out);
+                    }
+                }
+                let zero = $zero();
+                for (p, a) in acc.iter().enumerate() {
+                    for (c, v) in a.iter().enumerate() {
+                        // max(0, v) keeps a NaN (the second operand wins when either is NaN).
+                        let v = if rows.relu { $max(zero, *v) } else { *v };
+                        // SAFETY: (j + p)·c_out + co + lanes·(c + 1) <= out.len(), asserted above.
+                        unsafe {
+                            $store(out.as_mut_ptr().add((j + p) * c_out + co + $lanes * c), v)
+                        };
+                    }
+                }
             }
         }
-        let zero = _mm512_setzero_ps();
-        for (p, a) in acc.iter().enumerate() {
-            for (c, v) in a.iter().enumerate() {
-                // max(0, v) keeps a NaN (the second operand wins when either is NaN).
-                let v = if rows.relu {
-                    _mm512_max_ps(zero, *v)
-                } else {
-                    *v
-                };
-                // SAFETY: (j + p)·c_out + co + 16·(c + 1) <= out.len(), asserted above.
-                unsafe { _mm512_storeu_ps(out.as_mut_ptr().add((j + p) * c_out + co + 16 * c), v) };
-            }
-        }
-    }
+    };
 }
+
+// 32 registers: up to 16 pixels × 1 vector, 8 × 2 or 4 × 4.
+direct_kernels!(
+    avx512, "avx512f", 16,
+    zero: _mm512_setzero_ps, load: _mm512_loadu_ps, store: _mm512_storeu_ps,
+    splat: _mm512_set1_ps, fma: _mm512_fmadd_ps, max: _mm512_max_ps,
+    blocks: [4 => [4, 2, 1, 1], 2 => [8, 4, 2, 1], 1 => [16, 8, 4, 1]],
+    pixels: [16, 8, 4, 2, 1],
+);
+
+// 16 registers: 6 pixels × 2 vectors (12 accumulators, 2 weight vectors, 1 broadcast).
+direct_kernels!(
+    avx2, "avx2,fma", 8,
+    zero: _mm256_setzero_ps, load: _mm256_loadu_ps, store: _mm256_storeu_ps,
+    splat: _mm256_set1_ps, fma: _mm256_fmadd_ps, max: _mm256_max_ps,
+    blocks: [2 => [6, 4, 2, 1]],
+    pixels: [6, 4, 2, 1],
+);
 
 #[cfg(test)]
 mod tests {
@@ -298,8 +353,11 @@ mod tests {
 
     #[test]
     fn direct_path_gives_the_gemm_paths_output_with_bias_and_relu() {
-        if !avx512() {
-            eprintln!("skipped: this CPU has no AVX-512F, the direct path is never taken");
+        let isas = Isa::available();
+        if isas.is_empty() {
+            eprintln!(
+                "skipped: this CPU has neither AVX-512F nor AVX2, the direct path is never taken"
+            );
             return;
         }
         // Widths that use every block size (16, 8, 4, 2, 1 pixels), 1–4 channel blocks, an
@@ -325,13 +383,34 @@ mod tests {
             let b = pseudo_random(c_out, 3.0);
             for relu in [false, true] {
                 let want = forward_gemm(&x, &wm, Some(&b), &g, relu);
-                let got = forward(&x, &wm, Some(&b), &g, relu).unwrap();
-                for (i, (a, b)) in got.iter().zip(&want).enumerate() {
-                    assert!(
-                        (a - b).abs() <= 1e-4 * (1.0 + b.abs()),
-                        "{g:?} at {i}: {a} vs {b}"
-                    );
+                let outputs: Vec<Vec<f32>> = isas
+                    .iter()
+                    .map(|isa| {
+                        let mut out = vec![0.0; g.output_len()];
+                        run(*isa, &x, &wm, Some(&b), &g, relu, &mut out);
+                        out
+                    })
+                    .collect();
+                for (isa, got) in isas.iter().zip(&outputs) {
+                    for (i, (a, b)) in got.iter().zip(&want).enumerate() {
+                        assert!(
+                            (a - b).abs() <= 1e-4 * (1.0 + b.abs()),
+                            "{isa:?} {g:?} at {i}: {a} vs {b}"
+                        );
+                    }
                 }
+                // Same order of operations on every instruction set: bit for bit the same.
+                for (isa, got) in isas.iter().zip(&outputs).skip(1) {
+                    let same = got
+                        .iter()
+                        .zip(&outputs[0])
+                        .all(|(a, b)| a.to_bits() == b.to_bits());
+                    assert!(same, "{isa:?} differs from {:?} on {g:?}", isas[0]);
+                }
+                assert_eq!(
+                    forward(&x, &wm, Some(&b), &g, relu),
+                    outputs.first().cloned()
+                );
             }
         }
     }
@@ -372,17 +451,19 @@ mod tests {
             };
             let flops = 2.0 * (g.batch * g.plane() * g.c_out * g.c_in * 9) as f64;
             let gemm = time(&|| forward_gemm(&x, &wm, None, &g, true));
-            // The direct kernel whatever `covers` decides.
-            let direct = time(&|| {
-                let mut out = vec![0.0; g.output_len()];
-                run(&x, &wm, None, &g, true, &mut out);
-                out
-            });
-            println!(
-                "{c_in:3}->{c_out:3} @{side:2}: gemm {:6.1} GFLOP/s  direct {:6.1} GFLOP/s",
-                flops / gemm / 1e9,
-                flops / direct / 1e9
-            );
+            for &isa in Isa::available() {
+                // The direct kernel whatever `covers` decides.
+                let direct = time(&|| {
+                    let mut out = vec![0.0; g.output_len()];
+                    run(isa, &x, &wm, None, &g, true, &mut out);
+                    out
+                });
+                println!(
+                    "{c_in:3}->{c_out:3} @{side:2}: gemm {:6.1} GFLOP/s  direct {isa:?} {:6.1} GFLOP/s",
+                    flops / gemm / 1e9,
+                    flops / direct / 1e9
+                );
+            }
         }
     }
 }
