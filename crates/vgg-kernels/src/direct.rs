@@ -85,7 +85,10 @@ pub fn forward(
     g: &ConvGeometry,
     relu: bool,
 ) -> Option<Vec<f32>> {
-    let isa = Isa::best().filter(|_| covers(g))?;
+    if !covers(g) {
+        return None;
+    }
+    let isa = Isa::best()?; // Some: `covers` checked it
     let mut out = vec![0.0f32; g.output_len()];
     run(isa, x, w_matrix, bias, g, relu, &mut out);
     Some(out)
