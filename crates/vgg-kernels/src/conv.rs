@@ -14,6 +14,7 @@ use std::ops::Range;
 
 use rayon::prelude::*;
 
+use super::buffer::par_zeroed;
 use super::columns::{from_weight_matrix, im2col, weight_matrix, with_cols};
 use super::elementwise::{bias_and_relu, channel_sums};
 pub use super::elementwise::{mask_relu, relu};
@@ -164,7 +165,7 @@ pub(crate) fn forward_gemm(
     g: &ConvGeometry,
     relu: bool,
 ) -> Vec<f32> {
-    let mut out = vec![0.0f32; g.output_len()];
+    let mut out = par_zeroed(g.output_len(), g.plane() * g.c_out);
     let groups = image_groups(g.batch);
     let threads = threads_per_group(&groups);
     // Each group of images writes its own rows of the output.

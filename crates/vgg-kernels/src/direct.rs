@@ -14,8 +14,7 @@
 //! neither, when the output channels are not a multiple of 16, or when rows are too short to
 //! fill a block.
 
-use rayon::prelude::*;
-
+use super::buffer::par_filled;
 use super::conv::ConvGeometry;
 
 /// Narrowest map whose rows fill a block of pixels well enough to beat the GEMM path.
@@ -89,12 +88,10 @@ pub fn forward(
         return None;
     }
     let isa = Isa::best()?; // Some: `covers` checked it
-    let mut out = vec![0.0f32; g.output_len()];
-    run(isa, x, w_matrix, bias, g, relu, &mut out);
-    Some(out)
+    Some(run(isa, x, w_matrix, bias, g, relu))
 }
 
-/// The direct convolution into `out`, with the kernels of `isa` (which this CPU must run).
+/// The direct convolution with the kernels of `isa` (which this CPU must run).
 fn run(
     isa: Isa,
     x: &[f32],
@@ -102,8 +99,7 @@ fn run(
     bias: Option<&[f32]>,
     g: &ConvGeometry,
     relu: bool,
-    out: &mut [f32],
-) {
+) -> Vec<f32> {
     assert!(
         Isa::available().contains(&isa),
         "direct conv: this CPU has no {isa:?}"
@@ -124,51 +120,45 @@ fn run(
     let wp = w + 2 * pad;
     // Offset of each kernel tap from a window's top-left corner, in the padded input.
     let taps: Vec<usize> = (0..k * k).map(|t| ((t / k) * wp + t % k) * c_in).collect();
-    // One task per output row.
-    out.par_chunks_mut(w * c_out)
-        .enumerate()
-        .for_each(|(r, row)| {
-            let (n, i) = (r / h, r % h);
-            let origin = ((n * (h + 2 * pad) + i) * wp) * c_in;
-            let rows = Rows {
-                x: &padded[origin..],
-                taps: &taps,
-                c_in,
-                w: w_matrix,
-                c_out,
-                bias,
-                relu,
-            };
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: the CPU runs `isa` (asserted above); every pointer the kernel forms stays
-            // inside the slices of `rows` and `row` (bounds asserted in each block).
-            unsafe {
-                match isa {
-                    Isa::Avx512 => avx512::row(&rows, row, w),
-                    Isa::Avx2 => avx2::row(&rows, row, w),
-                }
-            };
-            #[cfg(not(target_arch = "x86_64"))]
-            let _ = (isa, rows, row);
-        });
+    // One task per output row, which it zeroes and then writes whole.
+    par_filled(g.output_len(), w * c_out, |r, row| {
+        let (n, i) = (r / h, r % h);
+        let origin = ((n * (h + 2 * pad) + i) * wp) * c_in;
+        let rows = Rows {
+            x: &padded[origin..],
+            taps: &taps,
+            c_in,
+            w: w_matrix,
+            c_out,
+            bias,
+            relu,
+        };
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the CPU runs `isa` (asserted above); every pointer the kernel forms stays
+        // inside the slices of `rows` and `row` (bounds asserted in each block).
+        unsafe {
+            match isa {
+                Isa::Avx512 => avx512::row(&rows, row, w),
+                Isa::Avx2 => avx2::row(&rows, row, w),
+            }
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = (isa, rows, row);
+    })
 }
 
 /// `x` with `k/2` zero pixels around every image: `[batch, height + 2p, width + 2p, c_in]`.
 fn pad_input(x: &[f32], g: &ConvGeometry) -> Vec<f32> {
     let (c, h, w, pad) = (g.c_in, g.height, g.width, g.kernel / 2);
     let (hp, wp) = (h + 2 * pad, w + 2 * pad);
-    let mut padded = vec![0.0f32; g.batch * hp * wp * c];
-    padded
-        .par_chunks_mut(wp * c)
-        .enumerate()
-        .for_each(|(r, dst)| {
-            let (n, i) = (r / hp, r % hp);
-            if (pad..pad + h).contains(&i) {
-                let src = &x[((n * h + i - pad) * w) * c..][..w * c];
-                dst[pad * c..(pad + w) * c].copy_from_slice(src);
-            }
-        });
-    padded
+    // One task per padded row: zeros, and the input row between the side pads.
+    par_filled(g.batch * hp * wp * c, wp * c, |r, dst| {
+        let (n, i) = (r / hp, r % hp);
+        if (pad..pad + h).contains(&i) {
+            let src = &x[((n * h + i - pad) * w) * c..][..w * c];
+            dst[pad * c..(pad + w) * c].copy_from_slice(src);
+        }
+    })
 }
 
 /// What every block of one output row reads.
@@ -388,11 +378,7 @@ mod tests {
                 let want = forward_gemm(&x, &wm, Some(&b), &g, relu);
                 let outputs: Vec<Vec<f32>> = isas
                     .iter()
-                    .map(|isa| {
-                        let mut out = vec![0.0; g.output_len()];
-                        run(*isa, &x, &wm, Some(&b), &g, relu, &mut out);
-                        out
-                    })
+                    .map(|isa| run(*isa, &x, &wm, Some(&b), &g, relu))
                     .collect();
                 for (isa, got) in isas.iter().zip(&outputs) {
                     for (i, (a, b)) in got.iter().zip(&want).enumerate() {
@@ -456,11 +442,7 @@ mod tests {
             let gemm = time(&|| forward_gemm(&x, &wm, None, &g, true));
             for &isa in Isa::available() {
                 // The direct kernel whatever `covers` decides.
-                let direct = time(&|| {
-                    let mut out = vec![0.0; g.output_len()];
-                    run(isa, &x, &wm, None, &g, true, &mut out);
-                    out
-                });
+                let direct = time(&|| run(isa, &x, &wm, None, &g, true));
                 println!(
                     "{c_in:3}->{c_out:3} @{side:2}: gemm {:6.1} GFLOP/s  direct {isa:?} {:6.1} GFLOP/s",
                     flops / gemm / 1e9,

@@ -9,6 +9,7 @@
 //! kernels cover, and calls burn's own op otherwise (other devices, f16/bf16, other strides or
 //! paddings), so a model can call them unconditionally.
 
+mod buffer;
 mod columns;
 pub mod conv;
 mod direct;

@@ -5,6 +5,7 @@
 
 use rayon::prelude::*;
 
+use super::buffer::par_zeroed;
 use super::layout::Order;
 use super::simd::multiversion;
 
@@ -115,7 +116,7 @@ multiversion! {
 pub fn forward(x: &[f32], g: &PoolGeometry, order: Order) -> (Vec<f32>, Vec<u8>) {
     assert_eq!(x.len(), g.input_len(), "max-pool input for {g:?}");
     let (oh, ow) = (g.out_height(), g.out_width());
-    let mut y = vec![0.0f32; g.output_len()];
+    let mut y = par_zeroed(g.output_len(), g.out_height() * g.out_width() * g.channels);
     let mut which = vec![0u8; y.len()];
     if y.is_empty() {
         return (y, which);
@@ -165,7 +166,7 @@ pub fn backward(dy: &[f32], which: &[u8], g: &PoolGeometry, order: Order) -> Vec
     assert_eq!(dy.len(), g.output_len(), "max-pool gradient for {g:?}");
     assert_eq!(which.len(), dy.len(), "max-pool indices for {g:?}");
     let (oh, ow) = (g.out_height(), g.out_width());
-    let mut dx = vec![0.0f32; g.input_len()];
+    let mut dx = par_zeroed(g.input_len(), g.height * g.width * g.channels);
     if dy.is_empty() {
         return dx;
     }
