@@ -199,6 +199,68 @@ fn report_tables_seeds_failures_and_the_paper_columns() {
     }
 }
 
+/// Adds the validation columns to a run's results.csv: `val_top1_err` = its best validation
+/// error (what training writes when a split is held out).
+fn with_val_columns(dir: &Path, curve: &[f64]) {
+    let path = dir.join("results.csv");
+    let best = curve.iter().copied().fold(f64::INFINITY, f64::min);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let (header, row) = text.trim_end().split_once('\n').unwrap();
+    std::fs::write(
+        &path,
+        format!(
+            "{header},val_top1_err,val_top5_err\n{row},{best},{:.1}\n",
+            best / 4.0
+        ),
+    )
+    .unwrap();
+}
+
+#[test]
+fn convergence_compares_each_runs_last_epochs_with_the_seed_spread() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("fmnist");
+    // C's seed 2 still drops by 1 pp in its last three epochs, more than the seeds' spread
+    // of 0.5; D's runs move by 0.02 at most.
+    for (seed, d) in [(0, 0.0), (1, 0.5), (2, -0.5)] {
+        for (arch, curve) in [
+            ("C", [20.0, 10.5, 10.0 + d, 10.05 + d]),
+            ("D", [20.0, 9.0 + d, 9.0 + d, 9.02 + d]),
+        ] {
+            let name = format!("{arch}-s{seed}");
+            run_dir(&root, &name, arch, "fashion-mnist", seed, &curve, true);
+            with_val_columns(&root.join(&name), &curve);
+        }
+    }
+    run_dir(
+        &root,
+        "A-s0",
+        "A",
+        "fashion-mnist",
+        0,
+        &[20.0, 12.0, 11.0],
+        true,
+    );
+    let (_, md) = report(tmp.path());
+    let table_row = |label: &str| {
+        md.lines()
+            .find(|l| l.starts_with(&format!("| {label} |")))
+            .unwrap_or_else(|| panic!("no row for {label}: {md}"))
+            .to_string()
+    };
+    assert!(table_row("C").ends_with("| 3 | 4 | 1.00 | no |"), "{md}");
+    assert!(table_row("D").ends_with("| 3 | 4 | 0.02 | yes |"), "{md}");
+    assert!(
+        table_row("A").ends_with("| 1 | 3 | 9.00 | n/a (one seed) |"),
+        "{md}"
+    );
+    // Each run's own range, in the runs table (C-s2: best epoch 3 of 4).
+    assert!(
+        table_row("C-s2").contains("| 3 | 4 | 1.00 | finished |"),
+        "{md}"
+    );
+}
+
 #[test]
 fn report_on_a_directory_without_runs_fails_cleanly() {
     let tmp = tempfile::tempdir().unwrap();

@@ -7,7 +7,21 @@ use serde::Serialize;
 use super::PAPER_TABLE3;
 use super::collect::Run;
 use crate::arch::Arch;
+use crate::results::EpochRow;
 use crate::util::mean_std;
+
+/// Epochs at the end of a run over which the report measures whether it still moved.
+pub const PLATEAU_EPOCHS: usize = 3;
+
+/// How much a run's validation top-1 error still moved at its end: the range (max − min, in
+/// percentage points) over its last [`PLATEAU_EPOCHS`] epochs; `None` for a shorter run.
+pub fn plateau_range(metrics: &[EpochRow]) -> Option<f64> {
+    let tail = metrics.get(metrics.len().checked_sub(PLATEAU_EPOCHS)?..)?;
+    let errs = tail.iter().map(|r| r.val_top1_err);
+    let max = errs.clone().fold(f64::NEG_INFINITY, f64::max);
+    let min = errs.fold(f64::INFINITY, f64::min);
+    Some(max - min)
+}
 
 /// Mean and sample standard deviation of values that may be absent: `None` unless every run
 /// has one (top-5 errors of data sets with fewer than 5 classes).
@@ -64,6 +78,13 @@ pub struct Group {
     pub val_top1_err: Option<f64>,
     /// Its standard deviation over seeds.
     pub val_top1_std: Option<f64>,
+    /// The largest [`plateau_range`] over the seeds: how much the least settled run's
+    /// validation error still moved in its last epochs (`None` if a run is shorter).
+    pub plateau_range: Option<f64>,
+    /// The convergence criterion: every seed's [`plateau_range`] is smaller than the seed
+    /// spread of the validation error (`val_top1_std`), so more epochs would move a run by
+    /// less than picking another seed does; `None` with one seed.
+    pub converged: Option<bool>,
     /// The paper's Table 3 top-1 error, beside ImageNet rows of its protocol (dense).
     pub paper_top1_err: Option<f64>,
     /// The paper's Table 3 top-5 error, likewise.
@@ -150,6 +171,10 @@ pub fn group(runs: &[Run]) -> Vec<Group> {
             let (top1_err, top1_std) = mean_std(&top1);
             let (top5_err, top5_std) = mean_std_all(&top5);
             let (val_top1_err, val_top1_std) = mean_std_all(&val);
+            let ranges: Option<Vec<f64>> =
+                members.iter().map(|m| plateau_range(&m.metrics)).collect();
+            let plateau_range = ranges.map(|r| r.into_iter().fold(0.0, f64::max));
+            let converged = plateau_range.zip(val_top1_std).map(|(r, s)| r < s);
             let arch = Arch::parse(&first.arch).ok();
             // Table 3 is dense evaluation: its numbers stand beside dense rows only.
             let paper = arch
@@ -180,6 +205,8 @@ pub fn group(runs: &[Run]) -> Vec<Group> {
                 top5_std,
                 val_top1_err,
                 val_top1_std,
+                plateau_range,
+                converged,
                 paper_top1_err: paper.map(|p| p.1),
                 paper_top5_err: paper.map(|p| p.2),
                 curves: members

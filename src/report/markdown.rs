@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use super::collect::Collection;
-use super::group::{Group, comparisons};
+use super::group::{Group, PLATEAU_EPOCHS, comparisons, plateau_range};
 
 fn pm(mean: f64, std: Option<f64>) -> String {
     match std {
@@ -46,12 +46,12 @@ pub fn markdown(dir: &Path, c: &Collection, all_groups: &[Group], plots: &[Strin
         let _ = writeln!(md, "## {ds}\n");
         let _ = writeln!(
             md,
-            "| config | recipe | weight layers | params | top-1 err | top-5 err | val top-1 err | seeds | epochs |\n|---|---|---:|---:|---:|---:|---:|---:|---:|"
+            "| config | recipe | weight layers | params | top-1 err | top-5 err | val top-1 err | seeds | epochs | val range, last {PLATEAU_EPOCHS} epochs | converged? |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"
         );
         for g in &gs {
             let _ = writeln!(
                 md,
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 g.label(),
                 g.recipe,
                 g.weight_layers,
@@ -60,9 +60,21 @@ pub fn markdown(dir: &Path, c: &Collection, all_groups: &[Group], plots: &[Strin
                 pm_opt(g.top5_err, g.top5_std),
                 pm_opt(g.val_top1_err, g.val_top1_std),
                 g.seeds,
-                g.epochs
+                g.epochs,
+                g.plateau_range
+                    .map(|r| format!("{r:.2}"))
+                    .unwrap_or_else(|| "-".into()),
+                match g.converged {
+                    Some(true) => "yes",
+                    Some(false) => "no",
+                    None => "n/a (one seed)",
+                }
             );
         }
+        let _ = writeln!(
+            md,
+            "\nConvergence: `val range` is, for the least settled seed, how much the validation top-1 error still moved (max − min) over the run's last {PLATEAU_EPOCHS} epochs; a configuration counts as converged when that is smaller than the seed spread of its validation error (its std), so that more epochs would change a run by less than another seed does."
+        );
         let comps = comparisons(&gs);
         let imagenet = comps.iter().any(|c| c.paper_diff.is_some());
         if !comps.is_empty() {
@@ -147,14 +159,14 @@ pub fn markdown(dir: &Path, c: &Collection, all_groups: &[Group], plots: &[Strin
     }
     let _ = writeln!(
         md,
-        "## Runs\n\n| run | arch | protocol | Q | seed | top-1 err | top-5 err | val top-1 err | best epoch | epochs | status | wall s |\n|---|---|---|---|---:|---:|---:|---:|---:|---:|---|---:|"
+        "## Runs\n\n| run | arch | protocol | Q | seed | top-1 err | top-5 err | val top-1 err | best epoch | epochs | val range, last {PLATEAU_EPOCHS} | status | wall s |\n|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|"
     );
     let f = |v: Option<f64>| v.map(|x| format!("{x:.2}")).unwrap_or_else(|| "-".into());
     for r in &c.runs {
         let x = &r.result;
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {:.2} | {} | {} | {} | {} | {} | {:.0} |",
+            "| {} | {} | {} | {} | {} | {:.2} | {} | {} | {} | {} | {} | {} | {:.0} |",
             x.name,
             x.arch,
             x.protocol,
@@ -165,6 +177,7 @@ pub fn markdown(dir: &Path, c: &Collection, all_groups: &[Group], plots: &[Strin
             f(x.val_top1_err),
             x.best_epoch,
             x.epochs,
+            f(plateau_range(&r.metrics)),
             x.status,
             x.wall_seconds
         );
