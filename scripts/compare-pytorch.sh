@@ -2,12 +2,13 @@
 # Side-by-side speed: `vgg-train bench` and scripts/bench-pytorch.py on the same networks, the
 # same batch, the same thread count, back to back on this machine; prints the training
 # images/s of both and their ratio per configuration, and writes all rows to
-# results/bench/<workload>-<device>-<host>-<cpu>.csv (the CPU model in the name: the same host
-# name can come with a different CPU, and each keeps its own rows).
+# results/bench/<workload>-<device>-<host>-<cpu>-<isa>.csv (the CPU model and its widest vector
+# instructions in the name: the same host name can come with a different CPU, and each keeps its
+# own rows).
 #
 #   scripts/compare-pytorch.sh [--archs A,D] [--steps N] [--rounds R] [--workloads a,b]
 #                              [--device flex] [--kernels own,burn]
-#   scripts/compare-pytorch.sh --table results/bench/a-flex-vm-amd-epyc.csv   # reprint a CSV's table
+#   scripts/compare-pytorch.sh --table results/bench/a-flex-vm-amd-epyc-avx2.csv   # reprint a CSV's table
 #
 # Workloads: (a) 32x32, width 0.25, compact head, batch 64; (b) the same at width 1.0;
 # (c) 224x224, width 1.0, paper head, batch 64, on a GPU (--device wgpu|tch:cuda:0|cuda:0 with
@@ -107,6 +108,10 @@ host="$(hostname)"
 # The CPU model as a file-name word: "Intel(R) Xeon(R) Processor" -> intel-xeon-processor.
 cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/(R)//g; s/(TM)//g' |
   tr 'A-Z' 'a-z' | tr -cs 'a-z0-9' '-' | sed 's/^-//; s/-$//')"
+# The widest vector instructions, which pick gemm's micro-kernels: one model name ("AMD EPYC")
+# comes both with AVX-512 and with AVX2 only, and each keeps its own rows.
+if grep -qw avx512f /proc/cpuinfo; then isa=avx512; elif grep -qw avx2 /proc/cpuinfo; then isa=avx2; else isa=sse2; fi
+cpu="${cpu:-unknown}-$isa"
 mkdir -p results/bench
 
 table_header
@@ -117,7 +122,7 @@ for w in ${workloads//,/ }; do
     c) cfg=configs/bench/gpu-224.toml; width=1.0; size=224; head=paper; hidden=4096; classes=1000; pydev=cuda ;;
     *) echo "unknown workload $w" >&2; exit 2 ;;
   esac
-  out="results/bench/$w-${device//:/-}-$host-${cpu:-unknown}.csv"
+  out="results/bench/$w-${device//:/-}-$host-$cpu.csv"
   ours="$(mktemp)"; theirs="$(mktemp)"
   for _ in $(seq "$rounds"); do
     for arch in ${archs//,/ }; do
@@ -141,4 +146,4 @@ for w in ${workloads//,/ }; do
   table_rows "$w" "$out"
   rm -f "$ours" "$theirs" "$theirs.round" "$theirs.header"
 done
-echo "rows: results/bench/<workload>-${device//:/-}-$host-${cpu:-unknown}.csv"
+echo "rows: results/bench/<workload>-${device//:/-}-$host-$cpu.csv"
