@@ -20,6 +20,9 @@
 # two rates measured a minute apart: a shared 2-core VM's speed drifts by 10-30 % from minute to
 # minute, and by up to 2x over ten minutes on some hosts, so a ratio within a round is steadier
 # than the ratio of two medians). Every round's rows are written to the CSV.
+# Each round also runs `vgg-train bench-peak` (the CPU's attainable f32 FMA rate, all threads),
+# written to <csv>-peak.csv; the table's "% peak" columns are each side's median training
+# GFLOP/s over the median peak.
 # Needs PyTorch 2.9.0: scripts/setup-torch-venv.sh .venv-torch (or PYTHON=/path/to/python).
 # Never runs in CI.
 set -euo pipefail
@@ -53,6 +56,9 @@ table_header() {
   for k in ${kernels//,/ }; do printf ' %12s' "$k"; done
   printf ' %12s' pytorch
   for k in ${kernels//,/ }; do printf ' %10s' "ratio $k"; done
+  if [ -n "${peak_csv:-}" ]; then
+    for k in ${kernels//,/ } pytorch; do printf ' %12s' "$k % peak"; done
+  fi
   printf '\n'
 }
 
@@ -77,6 +83,15 @@ table_rows() {
         <(awk -F, -v a="$arch" '$1 == a && $NF == "pytorch" { print $7 }' "$csv") |
         awk '{ print $1 / $2 }' | median | xargs printf ' %10.2f'
     done
+    if [ -n "${peak_csv:-}" ]; then
+      # Median training GFLOP/s (column 13) over the median of the rounds' bench-peak.
+      local peak
+      peak="$(awk -F, 'NR > 1 { print $3 }' "$peak_csv" | median)"
+      for k in ${kernels//,/ } pytorch; do
+        awk -F, -v a="$arch" -v k="$k" '$1 == a && $NF == k { print $13 }' "$csv" | median |
+          awk -v p="$peak" '{ printf " %11.0f%%", 100 * $1 / p }'
+      done
+    fi
     printf '\n'
   done
   rm -f "$csv"
@@ -88,6 +103,8 @@ if [ -n "$table" ]; then
   kernels="$(tr -d '\r' < "$table" | awk -F, 'NR > 1 && $NF != "pytorch" { print $NF }' |
     awk '!seen[$0]++' | paste -sd,)"
   w="$(basename "$table" | cut -d- -f1)"
+  peak_csv="${table%.csv}-peak.csv"
+  [ -f "$peak_csv" ] || peak_csv=""
   table_header
   table_rows "$w" "$table"
   exit 0
@@ -114,7 +131,6 @@ if grep -qw avx512f /proc/cpuinfo; then isa=avx512; elif grep -qw avx2 /proc/cpu
 cpu="${cpu:-unknown}-$isa"
 mkdir -p results/bench
 
-table_header
 for w in ${workloads//,/ }; do
   case "$w" in
     a) cfg=configs/bench/cpu-32.toml; width=0.25; size=32; head=compact; hidden=512; classes=10; pydev=cpu ;;
@@ -123,8 +139,10 @@ for w in ${workloads//,/ }; do
     *) echo "unknown workload $w" >&2; exit 2 ;;
   esac
   out="results/bench/$w-${device//:/-}-$host-$cpu.csv"
-  ours="$(mktemp)"; theirs="$(mktemp)"
+  ours="$(mktemp)"; theirs="$(mktemp)"; peaks="$(mktemp)"
   for _ in $(seq "$rounds"); do
+    # This round's attainable f32 peak, beside its rates: the VM's speed drifts.
+    "$bin" bench-peak 2> /dev/null | tail -n +2 >> "$peaks"
     for arch in ${archs//,/ }; do
       for k in ${kernels//,/ }; do
         "$bin" bench --config "$cfg" --set "model.arch=\"$arch\"" --set "model.width=$width" \
@@ -143,7 +161,10 @@ for w in ${workloads//,/ }; do
     cat "$ours"
     cat "$theirs"
   } > "$out"
+  peak_csv="${out%.csv}-peak.csv"
+  { echo "isa,threads,gflop_s"; cat "$peaks"; } > "$peak_csv"
+  table_header
   table_rows "$w" "$out"
-  rm -f "$ours" "$theirs" "$theirs.round" "$theirs.header"
+  rm -f "$ours" "$theirs" "$theirs.round" "$theirs.header" "$peaks"
 done
 echo "rows: results/bench/<workload>-${device//:/-}-$host-$cpu.csv"
