@@ -134,3 +134,68 @@ fn slurm_mode_writes_an_array_job_whose_tasks_run_the_same_command() {
     let second = task();
     assert!(text(&second).0.contains("finished, skipped"));
 }
+
+#[test]
+fn study_sync_copies_finished_runs_without_checkpoints_and_regenerates_the_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (src, dst) = (tmp.path().join("study"), tmp.path().join("repo"));
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::create_dir_all(&dst).unwrap();
+    let a = net(tmp.path(), "net-a", "A", &sample_path());
+    let manifest = write_config(
+        tmp.path(),
+        "study.toml",
+        &format!(
+            "name = \"study\"\noutput_dir = \"out\"\nconfigs = [{a:?}]\nseeds = [0, 1]\nset = [\"model.hidden=8\"]\n"
+        ),
+    );
+    let manifest = manifest.to_str().unwrap();
+    // Seed 0 trains in the sweep's checkout; seed 1 has only started there.
+    let mut only_seed0 = Command::new("bash");
+    only_seed0
+        .arg(root().join("scripts/sweep.sh"))
+        .args(["--bin", env!("CARGO_BIN_EXE_vgg-train"), manifest])
+        .current_dir(&src);
+    let out = only_seed0.output().unwrap();
+    assert!(out.status.success(), "{:?}", text(&out));
+    std::fs::remove_file(src.join("out/net-a-s1/results.csv")).unwrap();
+    let sync = || {
+        Command::new("bash")
+            .arg(root().join("scripts/study-sync.sh"))
+            .args(["--bin", env!("CARGO_BIN_EXE_vgg-train")])
+            .args([src.to_str().unwrap(), manifest])
+            .current_dir(&dst)
+            .output()
+            .unwrap()
+    };
+    let out = sync();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("copied net-a-s0:"), "{stdout}");
+    assert!(
+        stdout.contains("study-sync: 1 new finished runs"),
+        "{stdout}"
+    );
+    let run = dst.join("out/net-a-s0");
+    for f in ["config.toml", "metrics.csv", "results.csv", "train.log"] {
+        assert_eq!(
+            std::fs::read(run.join(f)).unwrap(),
+            std::fs::read(src.join("out/net-a-s0").join(f)).unwrap(),
+            "{f}"
+        );
+    }
+    assert!(!run.join("checkpoint").exists() && !run.join("model.bpk").exists());
+    assert!(
+        !dst.join("out/net-a-s1").exists(),
+        "an unfinished run was copied"
+    );
+    let report = std::fs::read_to_string(dst.join("out/report.md")).unwrap();
+    assert!(report.contains("| net-a-s0 | A |"), "{report}");
+    // Nothing new the second time: the copied run is left as it is.
+    let out = sync();
+    assert!(
+        text(&out).0.contains("study-sync: 0 new finished runs"),
+        "{:?}",
+        text(&out)
+    );
+}
