@@ -140,3 +140,55 @@ pub(crate) fn from_weight_matrix(m: &[f32], g: &ConvGeometry) -> Vec<f32> {
     });
     weight
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn geometry(c_in: usize, c_out: usize, kernel: usize) -> ConvGeometry {
+        ConvGeometry {
+            batch: 1,
+            c_in,
+            c_out,
+            height: 1,
+            width: 1,
+            kernel,
+        }
+    }
+
+    #[test]
+    fn weight_matrix_and_its_inverse_move_every_weight_to_its_place() {
+        // Odd channel counts, in and out swapped; 1x1, 3x3 and 5x5 kernels.
+        for (c_in, c_out, kernel) in [(1, 1, 3), (3, 17, 3), (17, 5, 1), (33, 40, 3), (20, 3, 5)] {
+            let g = geometry(c_in, c_out, kernel);
+            let taps = kernel * kernel;
+            let weight: Vec<f32> = (0..g.weight_len()).map(|i| i as f32).collect();
+            let m = weight_matrix(&weight, &g, false);
+            for co in 0..c_out {
+                for ci in 0..c_in {
+                    for tap in 0..taps {
+                        assert_eq!(
+                            m[(tap * c_in + ci) * c_out + co],
+                            weight[(co * c_in + ci) * taps + tap],
+                            "{g:?} co {co} ci {ci} tap {tap}"
+                        );
+                    }
+                }
+            }
+            assert_eq!(from_weight_matrix(&m, &g), weight, "{g:?}");
+            // The input gradient's weights: rotated by 180°, in and out swapped.
+            let r = weight_matrix(&weight, &g, true);
+            for co in 0..c_out {
+                for ci in 0..c_in {
+                    for tap in 0..taps {
+                        assert_eq!(
+                            r[((taps - 1 - tap) * c_out + co) * c_in + ci],
+                            weight[(co * c_in + ci) * taps + tap],
+                            "rotated {g:?} co {co} ci {ci} tap {tap}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
