@@ -205,7 +205,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             };
             let mut rows = Vec::new();
             for arch in archs {
-                let row = crate::bench::bench(&exp, arch, opts).map_err(anyhow::Error::msg)?;
+                let row = crate::util::on_compute_pool(|| crate::bench::bench(&exp, arch, opts))
+                    .map_err(anyhow::Error::msg)?;
                 eprintln!(
                     "{} width {} {}x{} batch {} on {}: train {:.1} img/s, inference {:.1} img/s",
                     row.arch,
@@ -257,8 +258,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Some(Command::Eval { config, weights }) => {
             let exp = load(&config)?;
-            let outcome = crate::eval::command::eval_run(&exp, weights.as_deref())
-                .with_context(|| format!("evaluating {}", exp.run_dir().display()))?;
+            let outcome = crate::util::on_compute_pool(|| {
+                crate::eval::command::eval_run(&exp, weights.as_deref())
+            })
+            .with_context(|| format!("evaluating {}", exp.run_dir().display()))?;
             println!(
                 "{}: {} images, {:.1} s, weights {}",
                 exp.name,

@@ -1,5 +1,5 @@
 //! Helpers every layer may use: the random streams of data selection and order, summary
-//! statistics, and text shaping for messages.
+//! statistics, text shaping for messages, and where the compute runs.
 
 use rand::{Rng, SeedableRng};
 
@@ -59,6 +59,18 @@ pub fn mean_std(values: &[f64]) -> (f64, Option<f64>) {
     }
     let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
     (mean, Some(var.sqrt()))
+}
+
+/// Runs `f` on a worker thread of rayon's global pool and returns what it returns.
+///
+/// The own flex kernels split every operation over that pool. Called from a thread outside
+/// it, each operation injects a job and puts the caller to sleep until a worker has done it: a
+/// wake-up and a sleep per operation, thousands in a training step of the small networks.
+/// Called from a worker, an operation forks and joins inside the pool and the calling thread
+/// works on it too (the gain is measured in the README's Performance section).
+pub fn on_compute_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    // From outside the pool, `join` runs both closures on its workers.
+    rayon::join(f, || ()).0
 }
 
 /// `text` on one line: newlines and runs of spaces become single spaces.
