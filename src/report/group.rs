@@ -82,8 +82,9 @@ pub struct Group {
     /// validation error still moved in its last epochs (`None` if a run is shorter).
     pub plateau_range: Option<f64>,
     /// The convergence criterion: every seed's [`plateau_range`] is smaller than the seed
-    /// spread of the validation error (`val_top1_std`), so more epochs would move a run by
-    /// less than picking another seed does; `None` with one seed.
+    /// spread of the reported error (`top1_std`, the noise the comparisons are judged
+    /// against), so more epochs would move a run by less than picking another seed does;
+    /// `None` with one seed.
     pub converged: Option<bool>,
     /// The paper's Table 3 top-1 error, beside ImageNet rows of its protocol (dense).
     pub paper_top1_err: Option<f64>,
@@ -174,7 +175,7 @@ pub fn group(runs: &[Run]) -> Vec<Group> {
             let ranges: Option<Vec<f64>> =
                 members.iter().map(|m| plateau_range(&m.metrics)).collect();
             let plateau_range = ranges.map(|r| r.into_iter().fold(0.0, f64::max));
-            let converged = plateau_range.zip(val_top1_std).map(|(r, s)| r < s);
+            let converged = plateau_range.zip(top1_std).map(|(r, s)| r < s);
             let arch = Arch::parse(&first.arch).ok();
             // Table 3 is dense evaluation: its numbers stand beside dense rows only.
             let paper = arch

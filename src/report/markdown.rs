@@ -73,7 +73,7 @@ pub fn markdown(dir: &Path, c: &Collection, all_groups: &[Group], plots: &[Strin
         }
         let _ = writeln!(
             md,
-            "\nConvergence: `val range` is, for the least settled seed, how much the validation top-1 error still moved (max − min) over the run's last {PLATEAU_EPOCHS} epochs; a configuration counts as converged when that is smaller than the seed spread of its validation error (its std), so that more epochs would change a run by less than another seed does."
+            "\nConvergence: `val range` is, for the least settled seed, how much the validation top-1 error still moved (max − min) over the run's last {PLATEAU_EPOCHS} epochs; a configuration counts as converged when that is smaller than the seed spread (std) of its test top-1 error, the noise its comparisons are judged against, so that more epochs would change a run by less than another seed does."
         );
         let comps = comparisons(&gs);
         let imagenet = comps.iter().any(|c| c.paper_diff.is_some());
