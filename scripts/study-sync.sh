@@ -34,6 +34,7 @@ if [ -z "$bin" ]; then
 fi
 
 plan="$("$bin" plan "$experiment")" || exit 2
+[ -n "$plan" ] || { echo "study-sync.sh: $experiment plans no runs" >&2; exit 2; }
 copied=0
 out_dir=""
 while IFS=$'\t' read -r name dir _; do
@@ -49,7 +50,6 @@ while IFS=$'\t' read -r name dir _; do
   echo "copied $name: $(tail -n 2 "$dir/train.log" | head -n 1)"
   copied=$((copied + 1))
 done <<< "$plan"
-[ -n "$out_dir" ] || { echo "study-sync.sh: $experiment plans no runs" >&2; exit 2; }
 if [ "$copied" -gt 0 ]; then
   "$bin" report "$out_dir"
 fi

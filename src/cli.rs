@@ -364,7 +364,7 @@ fn train(args: &TrainArgs) -> Result<ExitCode> {
         fresh: args.fresh,
         plain: args.plain,
     };
-    let outcome = crate::train::train(&exp, &opts)
+    let outcome = crate::util::on_compute_pool(|| crate::train::train(&exp, &opts))
         .with_context(|| format!("run {}", exp.run_dir().display()))?;
     let (row, note) = match outcome {
         Outcome::Trained(row) => (row, ""),

@@ -67,7 +67,8 @@ pub fn mean_std(values: &[f64]) -> (f64, Option<f64>) {
 /// it, each operation injects a job and puts the caller to sleep until a worker has done it: a
 /// wake-up and a sleep per operation, thousands in a training step of the small networks.
 /// Called from a worker, an operation forks and joins inside the pool and the calling thread
-/// works on it too (the gain is measured in the README's Performance section).
+/// works on it too (the gain is measured in the README's Performance section). The CLI runs
+/// its compute commands (train, eval, bench) through it.
 pub fn on_compute_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     // From outside the pool, `join` runs both closures on its workers.
     rayon::join(f, || ()).0

@@ -77,7 +77,7 @@ pub fn train(exp: &Experiment, opts: &TrainOptions) -> Result<Outcome, TrainErro
     let bad_images = if done {
         0
     } else {
-        let session = fit::Session {
+        fit::fit(fit::Session {
             exp,
             paths: &paths,
             data: &data,
@@ -85,8 +85,7 @@ pub fn train(exp: &Experiment, opts: &TrainOptions) -> Result<Outcome, TrainErro
             devices,
             restored,
             opts,
-        };
-        crate::util::on_compute_pool(|| fit::fit(session))?
+        })?
     };
     let provenance = finish::Provenance {
         device: specs.iter().map(|s| s.name()).collect::<Vec<_>>().join("+"),
@@ -94,11 +93,7 @@ pub fn train(exp: &Experiment, opts: &TrainOptions) -> Result<Outcome, TrainErro
         wall_seconds: prior_seconds + session_start.elapsed().as_secs_f64(),
         bad_images,
     };
-    // The test set's forward passes, on the pool too.
-    let row = crate::util::on_compute_pool(|| {
-        let row = finish::finalize(exp, &paths, &data, &vgg, provenance, &state, specs[0])?;
-        finish::evaluate_after_training(exp, &paths, &data, &vgg, &row, specs[0])?;
-        Ok::<_, TrainError>(row)
-    })?;
+    let row = finish::finalize(exp, &paths, &data, &vgg, provenance, &state, specs[0])?;
+    finish::evaluate_after_training(exp, &paths, &data, &vgg, &row, specs[0])?;
     Ok(Outcome::Trained(row))
 }
