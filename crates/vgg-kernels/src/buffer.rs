@@ -23,14 +23,22 @@ pub(crate) fn par_filled(
         .enumerate()
         .for_each(|(i, part)| {
             part.fill(MaybeUninit::new(0.0));
-            // SAFETY: every element of `part` was initialised just above, and
-            // `MaybeUninit<f32>` has the layout of `f32`.
-            let part = unsafe { &mut *(part as *mut [MaybeUninit<f32>] as *mut [f32]) };
+            // SAFETY: every element of `part` was initialised just above.
+            let part = unsafe { assume_init(part) };
             fill(i, part);
         });
     // SAFETY: the chunks cover `0..len`, and every one was initialised above.
     unsafe { buf.set_len(len) };
     buf
+}
+
+/// `part`, whose every element has been written, as floats.
+///
+/// # Safety
+/// Every element of `part` must be initialised.
+pub(crate) unsafe fn assume_init(part: &mut [MaybeUninit<f32>]) -> &mut [f32] {
+    // SAFETY: the caller guarantees initialisation; `MaybeUninit<f32>` has the layout of `f32`.
+    unsafe { &mut *(part as *mut [MaybeUninit<f32>] as *mut [f32]) }
 }
 
 /// `len` zeros, written on the rayon pool in chunks of `chunk` floats.

@@ -2,6 +2,7 @@
 //! operand: what turns a convolution into matrix products.
 
 use std::cell::RefCell;
+use std::ops::Range;
 
 use rayon::prelude::*;
 
@@ -88,57 +89,128 @@ fn copy_channels(dst: &mut [f32], src: &[f32]) {
     }
 }
 
+/// Side of the square tiles of channels (in × out) the weight layouts move at a time: a tile's
+/// `BLOCK·BLOCK·k·k` source floats stay in L1 while it is written out in whole cache lines.
+const BLOCK: usize = 16;
+
 /// The weights as the GEMM's right operand: `[k·k·c_in, c_out]`, row `(tap, ci)`. With `rotate`,
 /// those of the input-gradient convolution instead: `[k·k·c_out, c_in]`, row `(tap, co)` holding
 /// `W[co, ci, k-1-kh, k-1-kw]`.
 pub(crate) fn weight_matrix(weight: &[f32], g: &ConvGeometry, rotate: bool) -> Vec<f32> {
     let (taps, c_in, c_out) = (g.taps(), g.c_in, g.c_out);
-    let mut m = vec![0.0f32; weight.len()];
-    let dst = SendPtr(m.as_mut_ptr());
+    assert_eq!(weight.len(), g.weight_len(), "weight layout for {g:?}");
     if rotate {
         // One task per output channel: its k·k·c_in weights, read in order, fill rows (tap', co).
-        (0..c_out).into_par_iter().for_each(|co| {
-            let src = &weight[co * c_in * taps..][..c_in * taps];
-            for rotated in 0..taps {
-                let tap = taps - 1 - rotated;
-                let row = (rotated * c_out + co) * c_in;
-                for ci in 0..c_in {
-                    // SAFETY: row (rotated, co) belongs to this task alone; in bounds.
-                    unsafe { *dst.ptr().add(row + ci) = src[ci * taps + tap] };
+        written_by_tiles(weight.len(), (c_out, 1), (1, 1), |dst, cos, _| {
+            for co in cos {
+                let src = &weight[co * c_in * taps..][..c_in * taps];
+                for rotated in 0..taps {
+                    let tap = taps - 1 - rotated;
+                    let row = (rotated * c_out + co) * c_in;
+                    for ci in 0..c_in {
+                        // SAFETY: row (rotated, co) belongs to this task alone; in bounds.
+                        unsafe { dst.ptr().add(row + ci).write(src[ci * taps + tap]) };
+                    }
                 }
             }
-        });
+        })
     } else {
-        // One task per input channel: rows (tap, ci) for every tap.
-        (0..c_in).into_par_iter().for_each(|ci| {
-            for co in 0..c_out {
-                let src = &weight[(co * c_in + ci) * taps..][..taps];
-                for (tap, v) in src.iter().enumerate() {
-                    // SAFETY: rows (·, ci) belong to this task alone; in bounds.
-                    unsafe { *dst.ptr().add((tap * c_in + ci) * c_out + co) = *v };
+        // Tile (ci, co): row (tap, ci) gets BLOCK consecutive output channels, a cache line.
+        written_by_tiles(
+            weight.len(),
+            (c_in, BLOCK),
+            (c_out, BLOCK),
+            |dst, cis, cos| {
+                for tap in 0..taps {
+                    for ci in cis.clone() {
+                        let row = (tap * c_in + ci) * c_out;
+                        for co in cos.clone() {
+                            let v = weight[(co * c_in + ci) * taps + tap];
+                            // SAFETY: elements (·, ci, co) of the tile belong to this task; in bounds.
+                            unsafe { dst.ptr().add(row + co).write(v) };
+                        }
+                    }
                 }
-            }
-        });
+            },
+        )
     }
-    m
 }
 
-/// The inverse of [`weight_matrix`] (not rotated): `[(tap, ci), c_out]` → `[c_out, c_in, k, k]`.
-pub(crate) fn from_weight_matrix(m: &[f32], g: &ConvGeometry) -> Vec<f32> {
+/// The inverse of [`weight_matrix`] (not rotated) applied to the sum of `parts`, added first to
+/// last: `Σ [(tap, ci), c_out]` → `[c_out, c_in, k, k]`.
+pub(crate) fn from_weight_matrices(parts: &[Vec<f32>], g: &ConvGeometry) -> Vec<f32> {
     let (taps, c_in, c_out) = (g.taps(), g.c_in, g.c_out);
-    let mut weight = vec![0.0f32; m.len()];
-    let dst = SendPtr(weight.as_mut_ptr());
-    // One task per input channel: rows (·, ci) of `m`, read in order.
-    (0..c_in).into_par_iter().for_each(|ci| {
-        for tap in 0..taps {
-            let row = &m[(tap * c_in + ci) * c_out..][..c_out];
-            for (co, v) in row.iter().enumerate() {
-                // SAFETY: elements (·, ci, ·) belong to this task alone; in bounds.
-                unsafe { *dst.ptr().add((co * c_in + ci) * taps + tap) = *v };
+    let len = g.weight_len();
+    if parts.is_empty() {
+        return vec![0.0; len];
+    }
+    for part in parts {
+        assert_eq!(part.len(), len, "weight-gradient layout for {g:?}");
+    }
+    // Band of BLOCK input channels: the parts' rows (tap, ci) read whole and summed into a local
+    // tile, then each output channel's run of BLOCK·k·k floats written in order. The tile's rows
+    // are padded by a cache line so that the k·k·BLOCK values of one output channel fall in
+    // different cache sets. (Reading the parts' values of one output channel directly instead
+    // touches k·k·BLOCK lines a power of two apart, which share cache sets and evict each
+    // other: 2× slower.)
+    let stride = c_out + 16;
+    written_by_tiles(
+        len,
+        (c_in, BLOCK),
+        (c_out, c_out.max(1)),
+        |dst, cis, cos| {
+            let nci = cis.len();
+            let mut tile = vec![0.0f32; taps * nci * stride];
+            for (r, t) in tile.chunks_exact_mut(stride).enumerate() {
+                let (tap, ci) = (r / nci, cis.start + r % nci);
+                let from = (tap * c_in + ci) * c_out;
+                let t = &mut t[..c_out];
+                t.copy_from_slice(&parts[0][from..][..c_out]);
+                for part in &parts[1..] {
+                    t.iter_mut()
+                        .zip(&part[from..][..c_out])
+                        .for_each(|(s, p)| *s += p);
+                }
             }
-        }
-    });
-    weight
+            for co in cos {
+                for (l, ci) in cis.clone().enumerate() {
+                    let at = (co * c_in + ci) * taps;
+                    for tap in 0..taps {
+                        let v = tile[(tap * nci + l) * stride + co];
+                        // SAFETY: elements (co, ci, ·) of the band belong to this task; in bounds.
+                        unsafe { dst.ptr().add(at + tap).write(v) };
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// A buffer of `len` floats written tile by tile on the rayon pool: `rows` and `cols` (each a
+/// count and the tile's side along it) cut into tiles, one task per band of tiles along `rows`,
+/// which calls `write(dst, rows, cols)` for each of its tiles in turn.
+///
+/// `write` must write every element its tiles own, and the tiles of all tasks must own every
+/// element exactly once.
+fn written_by_tiles(
+    len: usize,
+    (rows, row_block): (usize, usize),
+    (cols, col_block): (usize, usize),
+    write: impl Fn(SendPtr, Range<usize>, Range<usize>) + Sync,
+) -> Vec<f32> {
+    let mut buf: Vec<f32> = Vec::with_capacity(len);
+    let dst = SendPtr(buf.as_mut_ptr());
+    (0..rows.div_ceil(row_block))
+        .into_par_iter()
+        .for_each(|band| {
+            let rs = band * row_block..((band + 1) * row_block).min(rows);
+            for c0 in (0..cols).step_by(col_block) {
+                write(dst, rs.clone(), c0..(c0 + col_block).min(cols));
+            }
+        });
+    // SAFETY: the tiles cover every element, each written once by the task that owns it.
+    unsafe { buf.set_len(len) };
+    buf
 }
 
 #[cfg(test)]
@@ -175,7 +247,15 @@ mod tests {
                     }
                 }
             }
-            assert_eq!(from_weight_matrix(&m, &g), weight, "{g:?}");
+            assert_eq!(
+                from_weight_matrices(std::slice::from_ref(&m), &g),
+                weight,
+                "{g:?}"
+            );
+            // Several partial matrices are summed first to last.
+            let twice = from_weight_matrices(&[m.clone(), m.clone()], &g);
+            let doubled: Vec<f32> = weight.iter().map(|w| w + w).collect();
+            assert_eq!(twice, doubled, "{g:?}");
             // The input gradient's weights: rotated by 180°, in and out swapped.
             let r = weight_matrix(&weight, &g, true);
             for co in 0..c_out {
@@ -189,6 +269,34 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    #[ignore = "timing, by hand: cargo test -p vgg-kernels layouts -- --ignored --nocapture"]
+    fn time_weight_layouts() {
+        for (c_in, c_out) in [(512, 512), (256, 512), (128, 256), (64, 128)] {
+            let g = geometry(c_in, c_out, 3);
+            let weight: Vec<f32> = (0..g.weight_len()).map(|i| i as f32).collect();
+            let m = weight_matrix(&weight, &g, false);
+            let parts = [m.clone(), m.clone()];
+            let time = |f: &dyn Fn() -> Vec<f32>| {
+                let mut best = f64::INFINITY;
+                for _ in 0..20 {
+                    let t = std::time::Instant::now();
+                    std::hint::black_box(f());
+                    best = best.min(t.elapsed().as_secs_f64());
+                }
+                best * 1e3
+            };
+            let copy = time(&|| weight.clone());
+            let plain = time(&|| weight_matrix(&weight, &g, false));
+            let rotated = time(&|| weight_matrix(&weight, &g, true));
+            let back = time(&|| from_weight_matrices(&parts, &g));
+            println!(
+                "{c_in:>4}->{c_out:<4} ({:.1} MB) ms: copy {copy:.2} plain {plain:.2} rotated {rotated:.2} back(2 parts) {back:.2}",
+                g.weight_len() as f64 * 4e-6
+            );
         }
     }
 }

@@ -10,15 +10,16 @@
 //! keep the column matrix under [`COLS_BUDGET`], so memory stays bounded whatever the batch; the
 //! column buffer is reused from call to call.
 
+use std::mem::MaybeUninit;
 use std::ops::Range;
 
 use rayon::prelude::*;
 
-use super::buffer::par_zeroed;
-use super::columns::{from_weight_matrix, im2col, weight_matrix, with_cols};
+use super::buffer::assume_init;
+use super::columns::{from_weight_matrices, im2col, weight_matrix, with_cols};
 use super::elementwise::{bias_and_relu, channel_sums};
 pub use super::elementwise::{mask_relu, relu};
-use super::gemm::{MatRef, Threads, matmul};
+use super::gemm::{MatRef, Threads, matmul, matmul_into};
 
 /// Rows (output pixels) one GEMM works on, at least: enough to keep the micro-kernels busy, few
 /// enough that the column matrix of a small layer stays in L2 between im2col and the GEMM.
@@ -165,12 +166,14 @@ pub(crate) fn forward_gemm(
     g: &ConvGeometry,
     relu: bool,
 ) -> Vec<f32> {
-    let mut out = par_zeroed(g.output_len(), g.plane() * g.c_out);
+    let len = g.output_len();
+    let mut out: Vec<f32> = Vec::with_capacity(len);
     let groups = image_groups(g.batch);
     let threads = threads_per_group(&groups);
-    // Each group of images writes its own rows of the output.
+    // Each group of images writes its own rows of the output, every one of them (so the buffer
+    // is never zeroed first).
     let mut slices = Vec::with_capacity(groups.len());
-    let mut rest = &mut out[..];
+    let mut rest = &mut out.spare_capacity_mut()[..len];
     for images in groups {
         let (mine, others) = rest.split_at_mut(images.len() * g.plane() * g.c_out);
         slices.push((images, mine));
@@ -187,6 +190,8 @@ pub(crate) fn forward_gemm(
     slices
         .into_par_iter()
         .for_each(|(images, out)| layer.forward_images(images, out));
+    // SAFETY: the groups cover the batch, and `forward_images` writes all of a group's rows.
+    unsafe { out.set_len(len) };
     out
 }
 
@@ -202,8 +207,8 @@ struct GemmLayer<'a> {
 }
 
 impl GemmLayer<'_> {
-    /// The forward pass of the images `images`, whose output rows are `out`.
-    fn forward_images(&self, images: Range<usize>, out: &mut [f32]) {
+    /// The forward pass of the images `images`, whose output rows are `out`: writes every one.
+    fn forward_images(&self, images: Range<usize>, out: &mut [MaybeUninit<f32>]) {
         let GemmLayer {
             x,
             w_matrix,
@@ -227,14 +232,15 @@ impl GemmLayer<'_> {
                     cols
                 };
                 let out_chunk = &mut out[(first - images.start) * plane * c_out..][..rows * c_out];
-                matmul(
+                matmul_into(
                     out_chunk,
-                    false,
                     MatRef::row_major(cols, patch),
                     MatRef::row_major(w_matrix, c_out),
                     (rows, patch, c_out),
                     threads,
                 );
+                // SAFETY: the product wrote every element of the chunk.
+                let out_chunk = unsafe { assume_init(out_chunk) };
                 if bias.is_some() || relu {
                     bias_and_relu(out_chunk, bias, c_out, relu, threads);
                 }
@@ -305,8 +311,7 @@ fn weight_grad(x: &[f32], dy: &[f32], g: &ConvGeometry) -> Vec<f32> {
         .into_par_iter()
         .map(|images| weight_grad_images(x, dy, g, images, threads))
         .collect();
-    let dw = crate::elementwise::sum_in_order(partials, g.weight_len());
-    from_weight_matrix(&dw, g)
+    from_weight_matrices(&partials, g)
 }
 
 /// dW (`[(tap, ci), c_out]`) of the images `images` alone.
@@ -318,7 +323,10 @@ fn weight_grad_images(
     threads: Threads,
 ) -> Vec<f32> {
     let (plane, patch, c_out) = (g.plane(), g.patch(), g.c_out);
-    let mut dw = vec![0.0f32; g.weight_len()];
+    if images.is_empty() {
+        return vec![0.0; g.weight_len()];
+    }
+    let mut dw: Vec<f32> = Vec::with_capacity(g.weight_len());
     let chunk = g.images_per_chunk();
     let direct = g.kernel == 1;
     with_cols(if direct { 0 } else { patch * chunk * plane }, |cols| {
@@ -333,14 +341,25 @@ fn weight_grad_images(
                 cols
             };
             let dy_chunk = &dy[first * plane * c_out..][..rows * c_out];
-            matmul(
-                &mut dw,
-                first > images.start,
+            let (a, b) = (
                 MatRef::transposed(cols, patch),
                 MatRef::row_major(dy_chunk, c_out),
-                (patch, rows, c_out),
-                threads,
             );
+            let shape = (patch, rows, c_out);
+            if first == images.start {
+                // The first chunk's product fills the whole (fresh) matrix.
+                matmul_into(
+                    &mut dw.spare_capacity_mut()[..patch * c_out],
+                    a,
+                    b,
+                    shape,
+                    threads,
+                );
+                // SAFETY: the product wrote all `patch · c_out` elements.
+                unsafe { dw.set_len(patch * c_out) };
+            } else {
+                matmul(&mut dw, true, a, b, shape, threads);
+            }
         }
     });
     dw

@@ -2,6 +2,8 @@
 //! [`super`] spends its time in. `gemm` picks its micro-kernel (AVX2/FMA, AVX-512) at run time and
 //! splits large products over the rayon pool.
 
+use std::mem::MaybeUninit;
+
 /// A read-only matrix view: element `(i, j)` is `data[i * row_stride + j * col_stride]`.
 #[derive(Debug, Clone, Copy)]
 pub struct MatRef<'a> {
@@ -57,6 +59,33 @@ pub fn matmul(
     accumulate: bool,
     a: MatRef<'_>,
     b: MatRef<'_>,
+    shape: (usize, usize, usize),
+    threads: Threads,
+) {
+    // SAFETY: `f32` and `MaybeUninit<f32>` share a layout, and an initialised buffer stays
+    // initialised: the product only ever writes floats into it.
+    let dst = unsafe { &mut *(dst as *mut [f32] as *mut [MaybeUninit<f32>]) };
+    product(dst, accumulate, a, b, shape, threads);
+}
+
+/// `dst (m×n, row-major) = a (m×k) · b (k×n)` into a buffer that may hold anything: every one of
+/// its first `m·n` elements is written (never read), so they are initialised afterwards.
+pub fn matmul_into(
+    dst: &mut [MaybeUninit<f32>],
+    a: MatRef<'_>,
+    b: MatRef<'_>,
+    shape: (usize, usize, usize),
+    threads: Threads,
+) {
+    product(dst, false, a, b, shape, threads);
+}
+
+/// [`matmul`] on a buffer that must be initialised when `accumulate` is set.
+fn product(
+    dst: &mut [MaybeUninit<f32>],
+    accumulate: bool,
+    a: MatRef<'_>,
+    b: MatRef<'_>,
     (m, k, n): (usize, usize, usize),
     threads: Threads,
 ) {
@@ -68,18 +97,19 @@ pub fn matmul(
     }
     if k == 0 {
         if !accumulate {
-            dst[..m * n].fill(0.0);
+            dst[..m * n].fill(MaybeUninit::new(0.0));
         }
         return;
     }
     // SAFETY: every element the product reads or writes lies inside the slices (checked above);
-    // `dst` is borrowed mutably, so it cannot alias `a` or `b`.
+    // `dst` is borrowed mutably, so it cannot alias `a` or `b`; without `accumulate` gemm writes
+    // `dst` without reading it (`read_dst = false`), so it may start uninitialised.
     unsafe {
         gemm::gemm(
             m,
             n,
             k,
-            dst.as_mut_ptr(),
+            dst.as_mut_ptr().cast::<f32>(),
             1,
             n as isize,
             accumulate,
@@ -146,6 +176,33 @@ mod tests {
         );
         for (x, y) in c.iter().zip(&want) {
             assert!((x - 2.0 * y).abs() < 1e-5);
+        }
+    }
+
+    #[test]
+    fn matmul_into_writes_every_element_without_reading_the_destination() {
+        // Row and column vectors (gemm's gemv paths), a reduction of zero, and a product large
+        // enough for several depth blocks; the destination starts as NaN, which a read would
+        // carry into the result.
+        for (m, k, n) in [(1, 9, 7), (6, 5, 1), (3, 0, 4), (33, 700, 20)] {
+            let a: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.37).sin()).collect();
+            let b: Vec<f32> = (0..k * n).map(|i| (i as f32 * 0.91).cos()).collect();
+            let want = naive(&a, &b, m, k, n);
+            for threads in [Threads::One, Threads::Pool] {
+                let mut c = vec![MaybeUninit::new(f32::NAN); m * n];
+                matmul_into(
+                    &mut c,
+                    MatRef::row_major(&a, k),
+                    MatRef::row_major(&b, n),
+                    (m, k, n),
+                    threads,
+                );
+                for (i, (x, y)) in c.iter().zip(&want).enumerate() {
+                    // SAFETY: every element was initialised (to NaN, then by the product).
+                    let x = unsafe { x.assume_init() };
+                    assert!((x - y).abs() < 1e-4 * (1.0 + y.abs()), "{m}×{k}×{n} at {i}");
+                }
+            }
         }
     }
 
