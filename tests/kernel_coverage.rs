@@ -1,6 +1,6 @@
 //! The shipped CPU configurations train through vgg-train's own flex kernels: one training step
 //! of each network (the quickstart, the depth study's seven, the CIFAR-10 configs) runs every
-//! conv, ReLU and max-pool on the kernels' fast path and none on burn's ops. The kernels count
+//! conv, ReLU, max-pool and LRN on the kernels' fast path and none on burn's ops. The kernels count
 //! their calls (`vgg_kernels::usage`); this file holds one test so that no other test of the
 //! same process moves the counters.
 

@@ -11,6 +11,16 @@ use burn::nn::{LocalResponseNorm, LocalResponseNormConfig};
 
 use crate::config::LrnConfig;
 
+/// The same layer as the own kernels take it (paper convention, f32).
+pub fn kernel_params(cfg: &LrnConfig) -> vgg_kernels::LrnParams {
+    vgg_kernels::LrnParams {
+        size: cfg.size,
+        alpha: cfg.alpha as f32,
+        beta: cfg.beta as f32,
+        k: cfg.k as f32,
+    }
+}
+
 /// Builds burn's LRN so that it computes the paper's (Krizhevsky's) formula for `cfg`.
 pub fn paper_lrn(cfg: &LrnConfig) -> LocalResponseNorm {
     LocalResponseNormConfig::new(cfg.size)

@@ -180,6 +180,7 @@ impl VggConfig {
             dropout: DropoutConfig::new(self.dropout).init(),
             relu: Relu::new(),
             kernels: self.kernels,
+            lrn: lrn::kernel_params(&self.lrn),
             gradient_scale: 1.0,
         }
     }
@@ -227,9 +228,13 @@ pub struct Vgg {
     pub dropout: Dropout,
     /// ReLU after each hidden FC layer.
     pub relu: Relu,
-    /// Implementation of the conv, ReLU and max-pool layers.
+    /// Implementation of the conv, ReLU, max-pool and LRN layers.
     #[module(skip)]
     pub kernels: Kernels,
+    /// The constants of the LRN layer (A-LRN), as [`kernels`] takes them; the same as those of
+    /// the `Feature::Lrn` module, which the burn path runs.
+    #[module(skip)]
+    pub lrn: kernels::LrnParams,
     /// Factor on the loss before backpropagation: 1/n when training on n devices, whose
     /// gradients burn-train sums.
     #[module(skip)]
@@ -258,7 +263,7 @@ impl Vgg {
 
     /// The conv feature extractor alone: `[N, C_in, H, W]` → `[N, C, H/32, W/32]`.
     ///
-    /// With [`Kernels::Own`], convs, ReLUs and pools go through [`kernels`], and a conv followed
+    /// With [`Kernels::Own`], convs, ReLUs, pools and the LRN go through [`kernels`], and a conv followed
     /// by its ReLU runs as one fused operation.
     pub fn forward_features(&self, mut x: Tensor<4>) -> Tensor<4> {
         if self.kernels == Kernels::Burn {
@@ -279,6 +284,7 @@ impl Vgg {
                 }
                 Feature::Relu(_) => kernels::relu(x),
                 Feature::Pool(pool) => kernels::max_pool2d(pool, x),
+                Feature::Lrn(_) => kernels::local_response_norm(self.lrn, x),
                 other => other.forward(x),
             };
         }

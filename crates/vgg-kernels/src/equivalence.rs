@@ -200,6 +200,71 @@ fn max_pool_and_relu_match_burns_forward_and_gradient() {
 }
 
 #[test]
+fn lrn_matches_burns_local_response_norm_forward_and_gradient() {
+    let device = Device::flex().autodiff();
+    let mut rng = StdRng::seed_from_u64(13);
+    for round in 0..16 {
+        let shape = [
+            rng.random_range(1..5),
+            log_uniform(&mut rng, 96),
+            rng.random_range(1..20),
+            rng.random_range(1..20),
+        ];
+        // The paper's constants, then larger alphas (which make the window matter) and other
+        // exponents and window sizes, odd and even.
+        let params = if round == 0 {
+            super::LrnParams {
+                size: 5,
+                alpha: 1e-4,
+                beta: 0.75,
+                k: 2.0,
+            }
+        } else {
+            super::LrnParams {
+                size: rng.random_range(1..8),
+                alpha: rng.random_range(0.01..0.5),
+                beta: [0.75, 0.5, 1.0][rng.random_range(0..3)],
+                k: rng.random_range(1.0..3.0),
+            }
+        };
+        let burns = burn::nn::LocalResponseNormConfig::new(params.size)
+            .with_alpha(params.alpha as f64 * params.size as f64)
+            .with_beta(params.beta as f64)
+            .with_k(params.k as f64)
+            .init();
+        // Half of the inputs channels last (an NHWC leaf seen as NCHW), as the kernels' convs
+        // leave them; each side gets its own view, so that each backward has its own graph.
+        let [n, c, h, w] = shape;
+        let channels_last = round % 2 == 1;
+        let x = if channels_last {
+            random([n, h, w, c], &device).require_grad()
+        } else {
+            random(shape, &device).require_grad()
+        };
+        let input = || {
+            if channels_last {
+                x.clone().permute([0, 3, 1, 2])
+            } else {
+                x.clone()
+            }
+        };
+        let what = |t: &str| format!("{shape:?} {params:?}: {t}");
+        let reference = burns.forward(input());
+        let ours = flex::local_response_norm(input(), params)
+            .unwrap_or_else(|| panic!("{}", what("not taken by the flex path")));
+        assert_close(ours.clone(), reference.clone(), &what("output"));
+        let dy = random(shape, &device);
+        let g_ref = (reference * dy.clone()).sum().backward();
+        let g_ours = (ours * dy).sum().backward();
+        assert_close(
+            x.grad(&g_ours).unwrap(),
+            x.grad(&g_ref).unwrap(),
+            &what("dx"),
+        );
+    }
+}
+
+#[test]
 fn shapes_the_kernels_do_not_cover_fall_back_to_burn() {
     let device = Device::flex();
     // Stride 2: burn's conv.

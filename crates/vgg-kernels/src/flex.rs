@@ -1,5 +1,5 @@
-//! The bridge between burn's tensors and the slice kernels of [`super::conv`] and
-//! [`super::pool`]: takes the flex primitives out of burn's dispatch layer and, on an autodiff
+//! The bridge between burn's tensors and the slice kernels of [`super::conv`],
+//! [`super::pool`] and [`super::lrn`]: takes the flex primitives out of burn's dispatch layer and, on an autodiff
 //! device, records each operation in burn's graph with a hand-written backward
 //! (burn-autodiff's `Backward`, the extension point burn's own modules use).
 //!
@@ -26,6 +26,7 @@ use burn::tensor::{Shape, TensorData};
 
 use super::conv::{self, ConvGeometry, Wanted};
 use super::layout::{Order, reorder};
+use super::lrn::{self, LrnParams};
 use super::pool::{self, PoolGeometry};
 
 /// burn's autodiff over flex, as the dispatch layer builds it (no gradient checkpointing).
@@ -380,5 +381,82 @@ pub(super) fn max_pool2d(x: Tensor<4>, geometry: PoolGeometry) -> Option<Tensor<
         return Some(wrap(y));
     }
     let (output, _, _) = run_max_pool(plain(&x)?, &geometry);
+    Some(Tensor::from_primitive::<Flex>(output))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Local response normalisation
+
+/// What the LRN's backward needs: its input (channels last) and `d^(−β)` per value.
+#[derive(Clone)]
+struct LrnState {
+    x: FlexTensor,
+    scale: Arc<[f32]>,
+    params: LrnParams,
+}
+
+impl std::fmt::Debug for LrnState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "LrnState({:?}, {:?})", dims4(&self.x), self.params)
+    }
+}
+
+#[derive(Debug)]
+struct LrnBackward;
+
+impl Backward<Flex, 1> for LrnBackward {
+    type State = LrnState;
+
+    fn backward(self, ops: Ops<LrnState, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let dy = grads.consume::<Flex>(&ops.node);
+        let [node] = ops.parents;
+        if let Some(node) = node {
+            let s = ops.state;
+            let dims = dims4(&s.x);
+            let dx = lrn::backward(
+                &elements_in(&dy, Order::Nhwc),
+                values(&s.x),
+                &s.scale,
+                dims[1],
+                &s.params,
+            );
+            grads.register::<Flex>(node.id, tensor(dx, dims, Order::Nhwc));
+        }
+    }
+}
+
+/// The LRN of `x` (made channels last), and `d^(−β)`.
+fn run_lrn(x: FlexTensor, params: &LrnParams) -> (FlexTensor, FlexTensor, Vec<f32>) {
+    let x = with_order(x, Order::Nhwc);
+    let dims = dims4(&x);
+    let (y, scale) = lrn::forward(values(&x), dims[1], params);
+    (tensor(y, dims, Order::Nhwc), x, scale)
+}
+
+/// The LRN across channels on flex, recorded for autodiff when `x` is.
+pub(super) fn local_response_norm(x: Tensor<4>, params: LrnParams) -> Option<Tensor<4>> {
+    if x.dims()[1] == 0 {
+        return None;
+    }
+    if let Some(x) = tracked(&x) {
+        let (output, x_data, scale) = run_lrn(x.primitive().clone(), &params);
+        let y = match LrnBackward
+            .prepare::<NoCheckpointing>([x.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let state = LrnState {
+                    x: x_data,
+                    scale: scale.into(),
+                    params,
+                };
+                prep.finish(state, output)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(output),
+        };
+        return Some(wrap(y));
+    }
+    let (output, _, _) = run_lrn(plain(&x)?, &params);
     Some(Tensor::from_primitive::<Flex>(output))
 }

@@ -1,6 +1,6 @@
 //! vgg-train's own kernels for VGG's hot layers on the flex CPU backend: stride-1 "same"
-//! convolutions (with the following ReLU fused in), the ReLU, and the 2×2/2 max-pool, forward and
-//! backward, wired into burn's autodiff as custom operations.
+//! convolutions (with the following ReLU fused in), the ReLU, the 2×2/2 max-pool and the local
+//! response normalisation of A-LRN, forward and backward, wired into burn's autodiff as custom operations.
 //!
 //! burn-flex runs a convolution as one GEMM per image, its weight gradient through burn's generic
 //! batch/channel swap and its input gradient through a per-image transposed convolution; here
@@ -17,6 +17,7 @@ mod elementwise;
 mod flex;
 pub mod gemm;
 pub mod layout;
+pub mod lrn;
 pub mod pool;
 mod simd;
 
@@ -29,12 +30,13 @@ use burn::prelude::*;
 use burn::tensor::DType;
 
 use conv::ConvGeometry;
+pub use lrn::LrnParams;
 use pool::PoolGeometry;
 
 static FAST: AtomicUsize = AtomicUsize::new(0);
 static FALLBACK: AtomicUsize = AtomicUsize::new(0);
 
-/// How many layer calls (conv, ReLU, pool) the kernels ran and how many they left to burn's ops,
+/// How many layer calls (conv, ReLU, pool, LRN) the kernels ran and how many they left to burn's ops,
 /// since the process started: the way to check that a network runs on the fast path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Usage {
@@ -86,6 +88,26 @@ pub fn relu(x: Tensor<4>) -> Tensor<4> {
         .then(|| flex::relu(x.clone()))
         .flatten();
     count(fast).unwrap_or_else(|| burn::tensor::activation::relu(x))
+}
+
+/// The local response normalisation across channels with the constants `params` (A-LRN's
+/// layer); off the fast path, burn's `LocalResponseNorm` with the same constants.
+///
+/// # Shapes
+/// - `x`: `[N, C, H, W]`
+/// - returns `[N, C, H, W]`
+pub fn local_response_norm(params: LrnParams, x: Tensor<4>) -> Tensor<4> {
+    let fast = (x.dtype() == DType::F32)
+        .then(|| flex::local_response_norm(x.clone(), params))
+        .flatten();
+    count(fast).unwrap_or_else(|| {
+        burn::nn::LocalResponseNormConfig::new(params.size)
+            .with_alpha(params.alpha as f64 * params.size as f64)
+            .with_beta(params.beta as f64)
+            .with_k(params.k as f64)
+            .init()
+            .forward(x)
+    })
 }
 
 /// `pool`'s max-pool of `x`.
