@@ -31,6 +31,25 @@ fn random<const D: usize>(shape: [usize; D], device: &Device) -> Tensor<D> {
     Tensor::random(shape, Distribution::Normal(0.0, 1.0), device)
 }
 
+/// `ours` and `reference` (both functions of the leaf `x`) agree in value and in dL/dx for
+/// `L = Σ dy ⊙ output`, `dy` random.
+fn assert_same_values_and_input_gradient(
+    x: &Tensor<4>,
+    ours: Tensor<4>,
+    reference: Tensor<4>,
+    what: &str,
+) {
+    assert_close(ours.clone(), reference.clone(), what);
+    let dy = random(ours.dims(), &x.device());
+    let g_ref = (reference * dy.clone()).sum().backward();
+    let g_ours = (ours * dy).sum().backward();
+    assert_close(
+        x.grad(&g_ours).unwrap(),
+        x.grad(&g_ref).unwrap(),
+        &format!("{what}: dx"),
+    );
+}
+
 /// A size drawn log-uniformly from 1..=max.
 fn log_uniform(rng: &mut StdRng, max: usize) -> usize {
     let e = rng.random_range(0.0..=(max as f64).ln());
@@ -175,27 +194,10 @@ fn max_pool_and_relu_match_burns_forward_and_gradient() {
         let x = random(shape, &device).require_grad();
         let reference = pool.forward(x.clone());
         let ours = max_pool2d(&pool, x.clone());
-        assert_close(ours.clone(), reference.clone(), &format!("{shape:?}: pool"));
-        let dy = random(ours.dims(), &device);
-        let g_ref = (reference * dy.clone()).sum().backward();
-        let g_ours = (ours * dy).sum().backward();
-        assert_close(
-            x.grad(&g_ours).unwrap(),
-            x.grad(&g_ref).unwrap(),
-            &format!("{shape:?}: pool dx"),
-        );
-
+        assert_same_values_and_input_gradient(&x, ours, reference, &format!("{shape:?}: pool"));
         let reference = activation::relu(x.clone());
         let ours = relu(x.clone());
-        assert_close(ours.clone(), reference.clone(), &format!("{shape:?}: relu"));
-        let dy = random(shape, &device);
-        let g_ref = (reference * dy.clone()).sum().backward();
-        let g_ours = (ours * dy).sum().backward();
-        assert_close(
-            x.grad(&g_ours).unwrap(),
-            x.grad(&g_ref).unwrap(),
-            &format!("{shape:?}: relu dx"),
-        );
+        assert_same_values_and_input_gradient(&x, ours, reference, &format!("{shape:?}: relu"));
     }
 }
 
@@ -252,15 +254,7 @@ fn lrn_matches_burns_local_response_norm_forward_and_gradient() {
         let reference = burns.forward(input());
         let ours = flex::local_response_norm(input(), params)
             .unwrap_or_else(|| panic!("{}", what("not taken by the flex path")));
-        assert_close(ours.clone(), reference.clone(), &what("output"));
-        let dy = random(shape, &device);
-        let g_ref = (reference * dy.clone()).sum().backward();
-        let g_ours = (ours * dy).sum().backward();
-        assert_close(
-            x.grad(&g_ours).unwrap(),
-            x.grad(&g_ref).unwrap(),
-            &what("dx"),
-        );
+        assert_same_values_and_input_gradient(&x, ours, reference, &what("LRN"));
     }
 }
 

@@ -206,14 +206,16 @@ impl<const N: usize> Backward<Flex, N> for ConvBackward<N> {
     }
 }
 
-/// Records a convolution whose output is `output` in the graph of its operands.
-fn record_conv<const N: usize>(
+/// Records the operation `op`, whose output is `output`, in the graph of its `operands`; its
+/// backward state is made only when some operand is tracked.
+fn record<Op: Backward<Flex, N>, const N: usize>(
+    op: Op,
     operands: [&AdTensor; N],
-    state: impl FnOnce() -> ConvState,
+    state: impl FnOnce() -> Op::State,
     output: FlexTensor,
 ) -> AdTensor {
     let guards = operands.map(|t| t.node());
-    match ConvBackward::<N>
+    match op
         .prepare::<NoCheckpointing>(guards)
         .compute_bound()
         .stateful()
@@ -259,8 +261,8 @@ pub(super) fn conv2d(
             geometry,
         };
         let y = match &b {
-            Some(b) => record_conv([&x, &w, b], state, output.clone()),
-            None => record_conv([&x, &w], state, output.clone()),
+            Some(b) => record(ConvBackward::<3>, [&x, &w, b], state, output.clone()),
+            None => record(ConvBackward::<2>, [&x, &w], state, output.clone()),
         };
         return Some(wrap(y));
     }
@@ -309,14 +311,7 @@ fn run_relu(x: FlexTensor) -> FlexTensor {
 pub(super) fn relu(x: Tensor<4>) -> Option<Tensor<4>> {
     if let Some(x) = tracked(&x) {
         let output = run_relu(x.primitive().clone());
-        let y = match ReluBackward
-            .prepare::<NoCheckpointing>([x.node()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => prep.finish(output.clone(), output),
-            OpsKind::UnTracked(prep) => prep.finish(output),
-        };
+        let y = record(ReluBackward, [&x], || output.clone(), output.clone());
         return Some(wrap(y));
     }
     Some(Tensor::from_primitive::<Flex>(run_relu(plain(&x)?)))
@@ -368,16 +363,8 @@ fn run_max_pool(x: FlexTensor, g: &PoolGeometry) -> (FlexTensor, Vec<u8>, Order)
 pub(super) fn max_pool2d(x: Tensor<4>, geometry: PoolGeometry) -> Option<Tensor<4>> {
     if let Some(x) = tracked(&x) {
         let (output, winners, order) = run_max_pool(x.primitive().clone(), &geometry);
-        let y = match MaxPoolBackward
-            .prepare::<NoCheckpointing>([x.node()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => {
-                prep.finish((Winners(winners.into()), geometry, order), output)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(output),
-        };
+        let state = || (Winners(winners.into()), geometry, order);
+        let y = record(MaxPoolBackward, [&x], state, output);
         return Some(wrap(y));
     }
     let (output, _, _) = run_max_pool(plain(&x)?, &geometry);
@@ -440,21 +427,12 @@ pub(super) fn local_response_norm(x: Tensor<4>, params: LrnParams) -> Option<Ten
     }
     if let Some(x) = tracked(&x) {
         let (output, x_data, scale) = run_lrn(x.primitive().clone(), &params);
-        let y = match LrnBackward
-            .prepare::<NoCheckpointing>([x.node()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => {
-                let state = LrnState {
-                    x: x_data,
-                    scale: scale.into(),
-                    params,
-                };
-                prep.finish(state, output)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(output),
+        let state = || LrnState {
+            x: x_data,
+            scale: scale.into(),
+            params,
         };
+        let y = record(LrnBackward, [&x], state, output);
         return Some(wrap(y));
     }
     let (output, _, _) = run_lrn(plain(&x)?, &params);
