@@ -284,7 +284,7 @@ impl Vgg {
                 }
                 Feature::Relu(_) => kernels::relu(x),
                 Feature::Pool(pool) => kernels::max_pool2d(pool, x),
-                Feature::Lrn(_) => kernels::local_response_norm(self.lrn, x),
+                Feature::Lrn(lrn) => kernels::local_response_norm(lrn, self.lrn, x),
                 other => other.forward(x),
             };
         }

@@ -23,9 +23,9 @@ mod simd;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
 use burn::nn::pool::MaxPool2d;
+use burn::nn::{LocalResponseNorm, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::DType;
 
@@ -91,23 +91,21 @@ pub fn relu(x: Tensor<4>) -> Tensor<4> {
 }
 
 /// The local response normalisation across channels with the constants `params` (A-LRN's
-/// layer); off the fast path, burn's `LocalResponseNorm` with the same constants.
+/// layer); off the fast path, `layer`, burn's `LocalResponseNorm` with the same constants
+/// (burn keeps them private, so the caller passes both).
 ///
 /// # Shapes
 /// - `x`: `[N, C, H, W]`
 /// - returns `[N, C, H, W]`
-pub fn local_response_norm(params: LrnParams, x: Tensor<4>) -> Tensor<4> {
+pub fn local_response_norm(
+    layer: &LocalResponseNorm,
+    params: LrnParams,
+    x: Tensor<4>,
+) -> Tensor<4> {
     let fast = (x.dtype() == DType::F32)
         .then(|| flex::local_response_norm(x.clone(), params))
         .flatten();
-    count(fast).unwrap_or_else(|| {
-        burn::nn::LocalResponseNormConfig::new(params.size)
-            .with_alpha(params.alpha as f64 * params.size as f64)
-            .with_beta(params.beta as f64)
-            .with_k(params.k as f64)
-            .init()
-            .forward(x)
-    })
+    count(fast).unwrap_or_else(|| layer.forward(x))
 }
 
 /// `pool`'s max-pool of `x`.
