@@ -1,7 +1,7 @@
 //! `vgg-train report` on fixture CSVs: missing seeds, a failed run, a one-epoch run, runs of
 //! another recipe kept apart, ImageNet dense rows beside the paper's Table 3; plots are valid
-//! PNG and SVG; and every report committed under `results/` is what the current code makes of
-//! its run files.
+//! PNG and SVG; every report committed under `results/` is what the current code makes of its
+//! run files, and the README's quoted tables are those reports' lines.
 
 mod util;
 
@@ -384,4 +384,41 @@ fn every_committed_report_is_what_the_current_code_makes_of_its_runs() {
             );
         }
     }
+}
+
+/// The README quotes report tables between `<!-- quoted from DIR/report.md -->` and
+/// `<!-- end of quote -->`; every quoted line must be a line of that committed report, so that
+/// the README's numbers are the report's and change with it.
+#[test]
+fn readme_tables_quote_the_committed_reports_line_for_line() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let mut quotes = 0;
+    let mut rest = readme.as_str();
+    while let Some(start) = rest.find("<!-- quoted from ") {
+        let after = &rest[start + "<!-- quoted from ".len()..];
+        let (path, body) = after.split_once(" -->").expect("unterminated quote marker");
+        let end = body
+            .find("<!-- end of quote -->")
+            .unwrap_or_else(|| panic!("README: quote of {path} has no `<!-- end of quote -->`"));
+        let report = std::fs::read_to_string(root().join(path))
+            .unwrap_or_else(|e| panic!("README quotes {path}, which cannot be read: {e}"));
+        let report_lines: std::collections::HashSet<&str> = report.lines().collect();
+        let quoted: Vec<&str> = body[..end]
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .collect();
+        assert!(!quoted.is_empty(), "README: empty quote of {path}");
+        for line in quoted {
+            assert!(
+                report_lines.contains(line),
+                "README quotes a line that {path} does not have (regenerate the report or re-copy its table):\n{line}"
+            );
+        }
+        quotes += 1;
+        rest = &body[end..];
+    }
+    assert!(
+        quotes > 0,
+        "README quotes no report table; the depth study's section should"
+    );
 }
