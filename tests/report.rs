@@ -186,11 +186,14 @@ fn report_tables_seeds_failures_and_the_paper_columns() {
     assert_eq!(rows.len(), 7, "{rows:?}");
     assert!(header.contains(&"paper_top1_err".to_string()));
     assert!(header.contains(&"recipe".to_string()));
-    for stem in ["error-vs-depth", "learning-curves"] {
+    for (stem, size) in [
+        ("error-vs-depth", (900, 600)),
+        ("learning-curves", (1200, 700)),
+    ] {
         let png = std::fs::read(out_dir.join(format!("{stem}.png"))).unwrap();
         assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{stem}.png");
         let img = image::load_from_memory(&png).unwrap();
-        assert_eq!((img.width(), img.height()), (900, 600));
+        assert_eq!((img.width(), img.height()), size, "{stem}.png");
         let svg = std::fs::read_to_string(out_dir.join(format!("{stem}.svg"))).unwrap();
         assert!(
             svg.contains("<svg") && svg.trim_end().ends_with("</svg>"),

@@ -92,22 +92,19 @@ pub struct Group {
     pub paper_top5_err: Option<f64>,
     #[serde(skip)]
     curves: Vec<Vec<f64>>,
+    #[serde(skip)]
+    top1: Vec<f64>,
 }
 
 impl Group {
-    /// Mean validation top-1 error per epoch over the seeds that reached that epoch.
-    pub fn mean_curve(&self) -> Vec<(usize, f64)> {
-        let longest = self.curves.iter().map(Vec::len).max().unwrap_or(0);
-        (0..longest)
-            .map(|e| {
-                let v: Vec<f64> = self
-                    .curves
-                    .iter()
-                    .filter_map(|c| c.get(e).copied())
-                    .collect();
-                (e + 1, mean_std(&v).0)
-            })
-            .collect()
+    /// Each seed's validation top-1 error per epoch, in the order of [`Group::seed_top1`].
+    pub fn seed_curves(&self) -> &[Vec<f64>] {
+        &self.curves
+    }
+
+    /// Each seed's test top-1 error, %.
+    pub fn seed_top1(&self) -> &[f64] {
+        &self.top1
     }
 
     /// The label used in tables and plots: `D`, `D-bn`.
@@ -214,6 +211,7 @@ pub fn group(runs: &[Run]) -> Vec<Group> {
                     .iter()
                     .map(|m| m.metrics.iter().map(|r| r.val_top1_err).collect())
                     .collect(),
+                top1,
             }
         })
         .collect()

@@ -1,6 +1,7 @@
-//! The report's plots, each written as PNG and SVG: top-1 error against depth with seed error
-//! bars, and mean validation learning curves. Text uses the bundled DejaVu Sans, so the PNGs
-//! render the same on a machine without system fonts.
+//! The report's plots, each written as PNG and SVG: test top-1 error against depth (every
+//! seed, and the mean with a ± std bar), and every run's validation learning curve, one panel
+//! per configuration. Text uses the bundled DejaVu Sans, so the PNGs render the same on a
+//! machine without system fonts.
 
 use std::path::{Path, PathBuf};
 use std::sync::Once;
@@ -22,8 +23,39 @@ fn register_font() {
     });
 }
 
-const W: u32 = 900;
-const H: u32 = 600;
+/// Size of the error-vs-depth plot.
+const DEPTH_SIZE: (u32, u32) = (900, 600);
+/// Size of the learning-curves plot (a grid of panels).
+const CURVES_SIZE: (u32, u32) = (1200, 700);
+
+/// Text sizes and margins of one chart: a whole plot, or a panel of a grid.
+#[derive(Clone, Copy)]
+struct Scale {
+    caption: u32,
+    labels: u32,
+    margin: u32,
+    x_area: u32,
+    y_area: u32,
+    max_x_labels: usize,
+}
+
+const FULL: Scale = Scale {
+    caption: 22,
+    labels: 15,
+    margin: 15,
+    x_area: 45,
+    y_area: 60,
+    max_x_labels: 20,
+};
+
+const PANEL: Scale = Scale {
+    caption: 16,
+    labels: 12,
+    margin: 8,
+    x_area: 35,
+    y_area: 45,
+    max_x_labels: 8,
+};
 
 fn palette(i: usize) -> RGBColor {
     const COLOURS: [RGBColor; 8] = [
@@ -58,19 +90,20 @@ fn y_range(values: impl Iterator<Item = f64>) -> std::ops::Range<f64> {
 fn frame<'a, DB: DrawingBackend>(
     root: &'a DrawingArea<DB, Shift>,
     caption: &str,
+    scale: Scale,
     (x_desc, y_desc): (&str, &str),
     xs: std::ops::Range<f64>,
     ys: std::ops::Range<f64>,
 ) -> Result<ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>, String> {
     let e = err::<DrawingAreaErrorKind<DB::ErrorType>>(caption);
     root.fill(&WHITE).map_err(&e)?;
-    // Integer x values (layers, epochs): one label per integer, at most 20.
-    let x_labels = ((xs.end - xs.start).round() as usize + 1).clamp(2, 20);
+    // Integer x values (layers, epochs): one label per integer, at most `max_x_labels`.
+    let x_labels = ((xs.end - xs.start).round() as usize + 1).clamp(2, scale.max_x_labels);
     let mut chart = ChartBuilder::on(root)
-        .caption(caption, ("sans-serif", 22))
-        .margin(15)
-        .x_label_area_size(45)
-        .y_label_area_size(60)
+        .caption(caption, ("sans-serif", scale.caption))
+        .margin(scale.margin)
+        .x_label_area_size(scale.x_area)
+        .y_label_area_size(scale.y_area)
         .build_cartesian_2d(xs, ys)
         .map_err(&e)?;
     chart
@@ -79,7 +112,7 @@ fn frame<'a, DB: DrawingBackend>(
         .y_desc(y_desc)
         .x_labels(x_labels)
         .x_label_formatter(&|x| format!("{x:.0}"))
-        .label_style(("sans-serif", 15))
+        .label_style(("sans-serif", scale.labels))
         .draw()
         .map_err(&e)?;
     Ok(chart)
@@ -107,14 +140,19 @@ fn draw_depth<DB: DrawingBackend>(
     let e = err::<DrawingAreaErrorKind<DB::ErrorType>>("error vs depth");
     let ys = y_range(groups.iter().flat_map(|g| {
         let s = g.top1_std.unwrap_or(0.0);
-        [g.top1_err - s, g.top1_err + s]
+        let seeds = g.seed_top1().iter().copied();
+        seeds.chain([g.top1_err - s, g.top1_err + s])
     }));
     let xmin = groups.iter().map(|g| g.weight_layers).min().unwrap_or(8) as f64 - 1.0;
     let xmax = groups.iter().map(|g| g.weight_layers).max().unwrap_or(19) as f64 + 1.0;
     let mut chart = frame(
         &root,
-        "Validation top-1 error vs depth (mean ± std over seeds)",
-        ("weight layers", "top-1 error (%)"),
+        "Test top-1 error vs depth (each seed, and mean ± std)",
+        FULL,
+        (
+            "weight layers",
+            "top-1 error (%), epoch chosen on validation",
+        ),
         xmin..xmax,
         ys,
     )?;
@@ -122,6 +160,13 @@ fn draw_depth<DB: DrawingBackend>(
         let colour = palette(i);
         let x = g.weight_layers as f64 + (i % 2) as f64 * 0.15; // C and D share 16 layers
         let s = g.top1_std.unwrap_or(0.0);
+        chart
+            .draw_series(
+                g.seed_top1()
+                    .iter()
+                    .map(|&v| Circle::new((x - 0.12, v), 3, colour.stroke_width(1))),
+            )
+            .map_err(&e)?;
         chart
             .draw_series(std::iter::once(ErrorBar::new_vertical(
                 x,
@@ -149,9 +194,18 @@ fn draw_depth<DB: DrawingBackend>(
             )))
             .map_err(&e)?;
     }
-    // Shallow nets sit low on the left; the deep, undertrained ones high on the right.
-    legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
+    // Every point is labelled beside it; the legend only tells data sets apart.
+    let first = groups.first().map(|g| &g.dataset);
+    if groups.iter().any(|g| Some(&g.dataset) != first) {
+        legend(&mut chart, SeriesLabelPosition::UpperRight)?;
+    }
     root.present().map_err(&e)
+}
+
+/// Rows and columns of a grid for `n` panels: about square, wider than tall.
+fn grid(n: usize) -> (usize, usize) {
+    let rows = ((n as f64).sqrt().floor() as usize).max(1);
+    (rows, n.div_ceil(rows).max(1))
 }
 
 fn draw_curves<DB: DrawingBackend>(
@@ -159,37 +213,47 @@ fn draw_curves<DB: DrawingBackend>(
     groups: &[Group],
 ) -> Result<(), String> {
     let e = err::<DrawingAreaErrorKind<DB::ErrorType>>("learning curves");
-    let curves: Vec<Vec<(usize, f64)>> = groups.iter().map(Group::mean_curve).collect();
-    let max_epoch = curves.iter().map(Vec::len).max().unwrap_or(1).max(2);
-    let ys = y_range(curves.iter().flatten().map(|(_, v)| *v));
-    let mut chart = frame(
-        &root,
-        "Validation top-1 error per epoch (mean over seeds)",
-        ("epoch", "val top-1 error (%)"),
-        1f64..max_epoch as f64,
-        ys,
-    )?;
-    for (i, (g, curve)) in groups.iter().zip(&curves).enumerate() {
+    root.fill(&WHITE).map_err(&e)?;
+    let root = root
+        .titled(
+            "Validation top-1 error per epoch: every seed, one panel per configuration",
+            ("sans-serif", FULL.caption),
+        )
+        .map_err(&e)?;
+    let curves = groups.iter().flat_map(|g| g.seed_curves());
+    let max_epoch = curves.clone().map(Vec::len).max().unwrap_or(1).max(2);
+    let ys = y_range(curves.flatten().copied());
+    let (rows, cols) = grid(groups.len());
+    for (i, (g, panel)) in groups
+        .iter()
+        .zip(root.split_evenly((rows, cols)))
+        .enumerate()
+    {
         let colour = palette(i);
-        chart
-            .draw_series(LineSeries::new(
-                curve.iter().map(|(x, y)| (*x as f64, *y)),
-                colour.stroke_width(2),
-            ))
-            .map_err(&e)?
-            .label(format!("{} ({})", g.label(), g.dataset))
-            .legend(move |(px, py)| {
-                PathElement::new(vec![(px, py), (px + 20, py)], colour.stroke_width(2))
-            });
+        let mut chart = frame(
+            &panel,
+            &format!("{} ({})", g.label(), g.dataset),
+            PANEL,
+            ("epoch", "val top-1 err (%)"),
+            1f64..max_epoch as f64,
+            ys.clone(),
+        )?;
+        for curve in g.seed_curves() {
+            chart
+                .draw_series(LineSeries::new(
+                    curve.iter().enumerate().map(|(e, y)| ((e + 1) as f64, *y)),
+                    colour.stroke_width(1),
+                ))
+                .map_err(&e)?;
+        }
     }
-    // Curves fall from the upper left.
-    legend(&mut chart, SeriesLabelPosition::UpperRight)?;
     root.present().map_err(&e)
 }
 
 fn write_plot(
     out: &Path,
     stem: &str,
+    (w, h): (u32, u32),
     png: impl FnOnce(DrawingArea<BitMapBackend<'_>, Shift>) -> Result<(), String>,
     svg: impl FnOnce(DrawingArea<SVGBackend<'_>, Shift>) -> Result<(), String>,
 ) -> Result<Vec<PathBuf>, ReportError> {
@@ -202,8 +266,8 @@ fn write_plot(
         let path = path.to_path_buf();
         move |what| ReportError::Plot { path, what }
     };
-    png(BitMapBackend::new(&tmp_png, (W, H)).into_drawing_area()).map_err(plot_error(&png_path))?;
-    svg(SVGBackend::new(&tmp_svg, (W, H)).into_drawing_area()).map_err(plot_error(&svg_path))?;
+    png(BitMapBackend::new(&tmp_png, (w, h)).into_drawing_area()).map_err(plot_error(&png_path))?;
+    svg(SVGBackend::new(&tmp_svg, (w, h)).into_drawing_area()).map_err(plot_error(&svg_path))?;
     for (tmp, dst) in [(&tmp_png, &png_path), (&tmp_svg, &svg_path)] {
         std::fs::rename(tmp, dst).map_err(|e| ReportError::io(dst, e))?;
     }
@@ -215,6 +279,7 @@ pub fn error_vs_depth(groups: &[Group], out: &Path) -> Result<Vec<PathBuf>, Repo
     write_plot(
         out,
         "error-vs-depth",
+        DEPTH_SIZE,
         |a| draw_depth(a, groups),
         |a| draw_depth(a, groups),
     )
@@ -225,7 +290,25 @@ pub fn learning_curves(groups: &[Group], out: &Path) -> Result<Vec<PathBuf>, Rep
     write_plot(
         out,
         "learning-curves",
+        CURVES_SIZE,
         |a| draw_curves(a, groups),
         |a| draw_curves(a, groups),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::grid;
+
+    #[test]
+    fn grid_holds_every_panel_and_is_never_taller_than_wide() {
+        for n in 1..=30 {
+            let (rows, cols) = grid(n);
+            assert!(rows * cols >= n, "{n}: {rows}x{cols}");
+            assert!(rows <= cols, "{n}: {rows}x{cols}");
+            assert!((rows - 1) * cols < n, "{n}: {rows}x{cols} has an empty row");
+        }
+        assert_eq!(grid(7), (2, 4));
+        assert_eq!(grid(1), (1, 1));
+    }
 }
