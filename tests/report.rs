@@ -146,7 +146,7 @@ fn report_tables_seeds_failures_and_the_paper_columns() {
     assert!(
         md.contains(&row(
             "A",
-            "11 | 1000 | 12.00 ± 0.40 | 3.00 ± 0.10 | - | 3 | 2 |"
+            "11 | 1000 | 12.00 ± 0.40 | 3.00 ± 0.10 | - | 3 | 0 | 2 |"
         )),
         "{md}"
     );
@@ -157,7 +157,7 @@ fn report_tables_seeds_failures_and_the_paper_columns() {
     );
     // One seed, one epoch: no std.
     assert!(
-        md.contains(&row("D", "16 | 1000 | 15.00 | 3.80 | - | 1 | 1 |")),
+        md.contains(&row("D", "16 | 1000 | 15.00 | 3.80 | - | 1 | 0 | 1 |")),
         "{md}"
     );
     // The failed run is listed, not averaged.
@@ -166,7 +166,7 @@ fn report_tables_seeds_failures_and_the_paper_columns() {
         "{md}"
     );
     assert!(
-        md.contains(&row("B", "13 | 1000 | 11.00 | 2.80 | - | 1 | 2 |")),
+        md.contains(&row("B", "13 | 1000 | 11.00 | 2.80 | - | 1 | 0 | 2 |")),
         "{md}"
     );
     // Comparisons with their spread.
@@ -177,7 +177,7 @@ fn report_tables_seeds_failures_and_the_paper_columns() {
     );
     // ImageNet centre-crop rows: Table 3 is dense evaluation, so no paper numbers beside them.
     assert!(
-        md.contains(&row("D", "16 | 1000 | 28.00 | 7.00 | - | 1 | 2 |")),
+        md.contains(&row("D", "16 | 1000 | 28.00 | 7.00 | - | 1 | 0 | 2 |")),
         "{md}"
     );
     assert!(!md.contains("27.0"), "{md}");
@@ -251,10 +251,16 @@ fn convergence_compares_each_runs_last_epochs_with_the_seed_spread() {
             .unwrap_or_else(|| panic!("no row for {label}: {md}"))
             .to_string()
     };
-    assert!(table_row("C").ends_with("| 3 | 4 | 1.00 | no |"), "{md}");
-    assert!(table_row("D").ends_with("| 3 | 4 | 0.02 | yes |"), "{md}");
     assert!(
-        table_row("A").ends_with("| 1 | 3 | 9.00 | n/a (one seed) |"),
+        table_row("C").ends_with("| 3 | 0 | 4 | 1.00 | no |"),
+        "{md}"
+    );
+    assert!(
+        table_row("D").ends_with("| 3 | 0 | 4 | 0.02 | yes |"),
+        "{md}"
+    );
+    assert!(
+        table_row("A").ends_with("| 1 | 0 | 3 | 9.00 | n/a (one seed) |"),
         "{md}"
     );
     // Each run's own range, in the runs table (C-s2: best epoch 3 of 4).
@@ -262,6 +268,71 @@ fn convergence_compares_each_runs_last_epochs_with_the_seed_spread() {
         table_row("C-s2").contains("| 3 | 4 | 1.00 | finished |"),
         "{md}"
     );
+}
+
+/// Marks a run directory's results row with `status`.
+fn set_status(root: &Path, name: &str, status: &str) {
+    let path = root.join(name).join("results.csv");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.replace(",finished,", &format!(",{status},"))).unwrap();
+}
+
+#[test]
+fn stalled_and_diverged_runs_are_counted_apart_and_never_averaged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let curves: [&[f64]; 4] = [
+        &[20.0, 10.0, 8.0, 8.0, 8.0],
+        &[20.0, 10.0, 9.0, 9.0, 9.0],
+        &[90.0, 89.9, 90.1, 90.0, 90.0],
+        &[20.0, 15.0, 14.0, 14.0, 14.0],
+    ];
+    for (seed, curve) in curves.iter().enumerate() {
+        run_dir(
+            tmp.path(),
+            &format!("B-s{seed}"),
+            "B",
+            "fashion-mnist",
+            seed as u64,
+            curve,
+            true,
+        );
+    }
+    set_status(tmp.path(), "B-s2", "stalled");
+    set_status(tmp.path(), "B-s3", "diverged");
+    // A configuration whose every run failed keeps its row, marked as not converged.
+    for seed in 0..2 {
+        run_dir(
+            tmp.path(),
+            &format!("E-s{seed}"),
+            "E",
+            "fashion-mnist",
+            seed,
+            &[90.0, 90.0, 90.0, 90.0],
+            true,
+        );
+        set_status(tmp.path(), &format!("E-s{seed}"), "stalled");
+    }
+    let (_, md) = report(tmp.path());
+    let table_row = |label: &str| {
+        md.lines()
+            .find(|l| l.starts_with(&format!("| {label} |")))
+            .unwrap_or_else(|| panic!("no row for {label}: {md}"))
+            .to_string()
+    };
+    // Seeds 0 and 1 (best 8.0 and 9.0) only: 8.50 ± 0.71, two seeds, two failed.
+    let b = table_row("B");
+    assert!(b.contains("| 8.50 ± 0.71 |"), "{b}");
+    assert!(b.contains("| 2 | 2 | 5 |"), "{b}");
+    let e = table_row("E");
+    assert!(
+        e.contains("| 90.00 ± 0.00 |") && e.ends_with("| no |"),
+        "{e}"
+    );
+    assert!(e.contains("| 2 | 2 | 4 |"), "{e}");
+    // The failed runs stay listed with their status, and the reason is explained.
+    assert!(table_row("B-s2").contains("| stalled |"), "{md}");
+    assert!(table_row("B-s3").contains("| diverged |"), "{md}");
+    assert!(md.contains("left out of the means"), "{md}");
 }
 
 #[test]

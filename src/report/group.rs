@@ -62,8 +62,11 @@ pub struct Group {
     pub weights: String,
     /// Trainable parameters.
     pub params: usize,
-    /// Seeds (runs) in the group.
+    /// Seeds (runs) averaged: those that trained, or every run if none did.
     pub seeds: usize,
+    /// Runs that failed to train (stalled or diverged): listed, not averaged, unless every
+    /// run of the group failed.
+    pub failed: usize,
     /// Epochs run (max over seeds).
     pub epochs: usize,
     /// Mean test top-1 error, %.
@@ -161,7 +164,15 @@ pub fn group(runs: &[Run]) -> Vec<Group> {
     }
     groups
         .into_values()
-        .map(|members| {
+        .map(|all| {
+            let trained: Vec<&Run> = all
+                .iter()
+                .copied()
+                .filter(|m| !m.result.failed_to_train())
+                .collect();
+            let failed = all.len() - trained.len();
+            let none_trained = trained.is_empty();
+            let members = if none_trained { all } else { trained };
             let first = &members[0].result;
             let top1: Vec<f64> = members.iter().map(|m| m.result.top1_err).collect();
             let top5: Vec<Option<f64>> = members.iter().map(|m| m.result.top5_err).collect();
@@ -172,7 +183,9 @@ pub fn group(runs: &[Run]) -> Vec<Group> {
             let ranges: Option<Vec<f64>> =
                 members.iter().map(|m| plateau_range(&m.metrics)).collect();
             let plateau_range = ranges.map(|r| r.into_iter().fold(0.0, f64::max));
-            let converged = plateau_range.zip(top1_std).map(|(r, s)| r < s);
+            let converged = plateau_range
+                .zip(top1_std)
+                .map(|(r, s)| r < s && !none_trained);
             let arch = Arch::parse(&first.arch).ok();
             // Table 3 is dense evaluation: its numbers stand beside dense rows only.
             let paper = arch
@@ -196,6 +209,7 @@ pub fn group(runs: &[Run]) -> Vec<Group> {
                 },
                 params: first.params,
                 seeds: members.len(),
+                failed,
                 epochs: members.iter().map(|m| m.result.epochs).max().unwrap_or(0),
                 top1_err,
                 top1_std,

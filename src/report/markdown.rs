@@ -46,12 +46,12 @@ pub fn markdown(dir: &Path, c: &Collection, all_groups: &[Group], plots: &[Strin
         let _ = writeln!(md, "## {ds}\n");
         let _ = writeln!(
             md,
-            "| config | recipe | weight layers | params | top-1 err | top-5 err | val top-1 err | seeds | epochs | val range, last {PLATEAU_EPOCHS} epochs | converged? |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+            "| config | recipe | weight layers | params | top-1 err | top-5 err | val top-1 err | seeds | failed | epochs | val range, last {PLATEAU_EPOCHS} epochs | converged? |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
         );
         for g in &gs {
             let _ = writeln!(
                 md,
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 g.label(),
                 g.recipe,
                 g.weight_layers,
@@ -60,6 +60,7 @@ pub fn markdown(dir: &Path, c: &Collection, all_groups: &[Group], plots: &[Strin
                 pm_opt(g.top5_err, g.top5_std),
                 pm_opt(g.val_top1_err, g.val_top1_std),
                 g.seeds,
+                g.failed,
                 g.epochs,
                 g.plateau_range
                     .map(|r| format!("{r:.2}"))
@@ -75,6 +76,12 @@ pub fn markdown(dir: &Path, c: &Collection, all_groups: &[Group], plots: &[Strin
             md,
             "\nConvergence: `val range` is, for the least settled seed, how much the validation top-1 error still moved (max − min) over the run's last {PLATEAU_EPOCHS} epochs; a configuration counts as converged when that is smaller than the seed spread (std) of its test top-1 error, the noise its comparisons are judged against, so that more epochs would change a run by less than another seed does."
         );
+        if gs.iter().any(|g| g.failed > 0) {
+            let _ = writeln!(
+                md,
+                "\nFailed runs: `failed` counts the seeds that did not train (status `stalled`, training loss at chance, or `diverged`). They are listed under Runs but left out of the means, the spread and the comparisons, which describe the runs that trained; `seeds` counts those (a configuration whose every run failed shows the failed runs' errors and is not converged)."
+            );
+        }
         let comps = comparisons(&gs);
         let imagenet = comps.iter().any(|c| c.paper_diff.is_some());
         if !comps.is_empty() {

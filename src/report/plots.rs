@@ -232,7 +232,11 @@ fn draw_curves<DB: DrawingBackend>(
         let colour = palette(i);
         let mut chart = frame(
             &panel,
-            &format!("{} ({})", g.label(), g.dataset),
+            &match g.failed {
+                0 => format!("{} ({})", g.label(), g.dataset),
+                n if n == g.seeds => format!("{} ({}): every run failed", g.label(), g.dataset),
+                n => format!("{} ({}) + {n} failed, not shown", g.label(), g.dataset),
+            },
             PANEL,
             ("epoch", "val top-1 err (%)"),
             1f64..max_epoch as f64,

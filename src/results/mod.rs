@@ -45,6 +45,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 /// `status` of rows measured on weights that were not trained by this run (`--weights`).
 pub const STATUS_PRETRAINED: &str = "pretrained";
+/// `status` of a run whose training loss stayed at chance level (see `train::health`).
+pub const STATUS_STALLED: &str = "stalled";
+/// `status` of a run whose training loss became NaN or infinite.
+pub const STATUS_DIVERGED: &str = "diverged";
 
 /// Adds evaluation rows to a run's `rows`: each replaces the row of the same protocol and
 /// scales, or is appended, except that a trained run's own row (its first) stays as training

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{BUILD_COMMIT, STATUS_PRETRAINED, git_commit};
+use super::{BUILD_COMMIT, STATUS_DIVERGED, STATUS_PRETRAINED, STATUS_STALLED, git_commit};
 
 /// Serialises a float rounded to 4 decimals (errors, losses), so that files diff cleanly.
 fn round4<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
@@ -213,5 +213,11 @@ impl ResultRow {
     /// Whether the row measures weights this run trained (not `eval --weights`).
     pub fn is_from_training(&self) -> bool {
         self.status != STATUS_PRETRAINED
+    }
+
+    /// Whether the run failed to train (stalled at chance or diverged): its error is no
+    /// sample of what the recipe reaches, so reports count it apart instead of averaging it.
+    pub fn failed_to_train(&self) -> bool {
+        self.status == STATUS_STALLED || self.status == STATUS_DIVERGED
     }
 }

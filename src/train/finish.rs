@@ -94,9 +94,9 @@ pub(super) fn finalize(
     }
     let s = state.lock().clone();
     let status = if s.diverged {
-        "diverged"
+        results::STATUS_DIVERGED
     } else if health::stalled_epochs(&rows, data.num_classes) >= health::STALL_EPOCHS {
-        "stalled"
+        results::STATUS_STALLED
     } else if s.stop {
         "stopped"
     } else {

@@ -46,6 +46,7 @@ struct RunSink {
     plateau: Option<PlateauRule>,
     epochs: usize,
     num_classes: usize,
+    model: crate::config::ModelConfig,
     print: bool,
 }
 
@@ -97,7 +98,7 @@ impl EpochSink for RunSink {
         if stalled >= health::STALL_EPOCHS {
             eprintln!(
                 "warning: epoch {epoch}: {}",
-                health::stall_message(stalled, self.num_classes)
+                health::stall_message(stalled, self.num_classes, &self.model)
             );
         }
         if let Err(e) = results::write_csv(&self.path, &self.rows) {
@@ -244,6 +245,7 @@ pub(super) fn fit(session: Session<'_>) -> Result<usize, TrainError> {
         plateau,
         epochs: t.epochs,
         num_classes: data.num_classes,
+        model: exp.model.clone(),
         print: !tui,
     };
     training = training.renderer(Box::new(EpochReporter::new(
