@@ -54,6 +54,14 @@ fn run_dir(
     }
 }
 
+/// The line of a Markdown table in `md` whose first cell is `label`.
+fn table_row(md: &str, label: &str) -> String {
+    md.lines()
+        .find(|l| l.starts_with(&format!("| {label} |")))
+        .unwrap_or_else(|| panic!("no row for {label}: {md}"))
+        .to_string()
+}
+
 fn fixture(root: &Path) {
     let fm = root.join("fmnist");
     for (seed, d) in [(0, 0.0), (1, 0.4), (2, -0.4)] {
@@ -245,12 +253,7 @@ fn convergence_compares_each_runs_last_epochs_with_the_seed_spread() {
         true,
     );
     let (_, md) = report(tmp.path());
-    let table_row = |label: &str| {
-        md.lines()
-            .find(|l| l.starts_with(&format!("| {label} |")))
-            .unwrap_or_else(|| panic!("no row for {label}: {md}"))
-            .to_string()
-    };
+    let table_row = |label: &str| table_row(&md, label);
     assert!(
         table_row("C").ends_with("| 3 | 0 | 4 | 1.00 | no |"),
         "{md}"
@@ -313,12 +316,7 @@ fn stalled_and_diverged_runs_are_counted_apart_and_never_averaged() {
         set_status(tmp.path(), &format!("E-s{seed}"), "stalled");
     }
     let (_, md) = report(tmp.path());
-    let table_row = |label: &str| {
-        md.lines()
-            .find(|l| l.starts_with(&format!("| {label} |")))
-            .unwrap_or_else(|| panic!("no row for {label}: {md}"))
-            .to_string()
-    };
+    let table_row = |label: &str| table_row(&md, label);
     // Seeds 0 and 1 (best 8.0 and 9.0) only: 8.50 ± 0.71, two seeds, two failed.
     let b = table_row("B");
     assert!(b.contains("| 8.50 ± 0.71 |"), "{b}");
