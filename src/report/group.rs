@@ -84,10 +84,16 @@ pub struct Group {
     /// The largest [`plateau_range`] over the seeds: how much the least settled run's
     /// validation error still moved in its last epochs (`None` if a run is shorter).
     pub plateau_range: Option<f64>,
-    /// The convergence criterion: every seed's [`plateau_range`] is smaller than the seed
-    /// spread of the reported error (`top1_std`, the noise the comparisons are judged
-    /// against), so more epochs would move a run by less than picking another seed does;
-    /// `None` with one seed.
+    /// The seed spread the convergence criterion uses: the sample std of test top-1 error
+    /// pooled over the groups of this data set (training rows and evaluation rows apart)
+    /// that have two or more seeds that trained, sqrt(Σ (n_i − 1) s_i² / Σ (n_i − 1)).
+    /// Three seeds estimate one configuration's std too roughly to judge by alone (three
+    /// seeds that happen to agree give a std near 0); the pooled one has the whole study's
+    /// degrees of freedom. `None` where no group has two seeds.
+    pub seed_spread: Option<f64>,
+    /// The convergence criterion: every seed's [`plateau_range`] is smaller than
+    /// [`Group::seed_spread`], so more epochs would move a run by less than picking another
+    /// seed does; never for a group whose every run failed; `None` without a seed spread.
     pub converged: Option<bool>,
     /// The paper's Table 3 top-1 error, beside ImageNet rows of its protocol (dense).
     pub paper_top1_err: Option<f64>,
@@ -97,12 +103,20 @@ pub struct Group {
     curves: Vec<Vec<f64>>,
     #[serde(skip)]
     top1: Vec<f64>,
+    /// No run trained: the averaged runs are the failed ones.
+    #[serde(skip)]
+    all_failed: bool,
 }
 
 impl Group {
     /// Each seed's validation top-1 error per epoch, in the order of [`Group::seed_top1`].
     pub fn seed_curves(&self) -> &[Vec<f64>] {
         &self.curves
+    }
+
+    /// Whether every run failed to train (then the averaged runs are the failed ones).
+    pub fn all_failed(&self) -> bool {
+        self.all_failed
     }
 
     /// Each seed's test top-1 error, %.
@@ -127,6 +141,45 @@ fn is_imagenet(dataset: &str) -> bool {
 /// Groups the runs by recipe (their config without the seed) and test protocol, in the
 /// paper's order, the training runs' own rows first. Only runs of one recipe are averaged.
 pub fn group(runs: &[Run]) -> Vec<Group> {
+    let mut groups = group_by_recipe(runs);
+    judge_convergence(&mut groups);
+    groups
+}
+
+/// Sets [`Group::seed_spread`] and [`Group::converged`] for every group.
+fn judge_convergence(groups: &mut [Group]) {
+    let mut keys: Vec<(String, bool)> = groups
+        .iter()
+        .map(|g| (g.dataset.clone(), g.primary))
+        .collect();
+    keys.sort();
+    keys.dedup();
+    for key in &keys {
+        let (mut sum_sq, mut dof) = (0.0, 0usize);
+        for g in groups
+            .iter()
+            .filter(|g| (&g.dataset, &g.primary) == (&key.0, &key.1))
+        {
+            if let (Some(s), false) = (g.top1_std, g.all_failed) {
+                sum_sq += (g.seeds - 1) as f64 * s * s;
+                dof += g.seeds - 1;
+            }
+        }
+        let spread = (dof > 0).then(|| (sum_sq / dof as f64).sqrt());
+        for g in groups
+            .iter_mut()
+            .filter(|g| (&g.dataset, &g.primary) == (&key.0, &key.1))
+        {
+            g.seed_spread = spread;
+            g.converged = g
+                .plateau_range
+                .zip(spread)
+                .map(|(r, s)| r < s && !g.all_failed);
+        }
+    }
+}
+
+fn group_by_recipe(runs: &[Run]) -> Vec<Group> {
     type Key = (
         String,
         bool,
@@ -171,8 +224,8 @@ pub fn group(runs: &[Run]) -> Vec<Group> {
                 .filter(|m| !m.result.failed_to_train())
                 .collect();
             let failed = all.len() - trained.len();
-            let none_trained = trained.is_empty();
-            let members = if none_trained { all } else { trained };
+            let all_failed = trained.is_empty();
+            let members = if all_failed { all } else { trained };
             let first = &members[0].result;
             let top1: Vec<f64> = members.iter().map(|m| m.result.top1_err).collect();
             let top5: Vec<Option<f64>> = members.iter().map(|m| m.result.top5_err).collect();
@@ -183,9 +236,6 @@ pub fn group(runs: &[Run]) -> Vec<Group> {
             let ranges: Option<Vec<f64>> =
                 members.iter().map(|m| plateau_range(&m.metrics)).collect();
             let plateau_range = ranges.map(|r| r.into_iter().fold(0.0, f64::max));
-            let converged = plateau_range
-                .zip(top1_std)
-                .map(|(r, s)| r < s && !none_trained);
             let arch = Arch::parse(&first.arch).ok();
             // Table 3 is dense evaluation: its numbers stand beside dense rows only.
             let paper = arch
@@ -218,7 +268,8 @@ pub fn group(runs: &[Run]) -> Vec<Group> {
                 val_top1_err,
                 val_top1_std,
                 plateau_range,
-                converged,
+                seed_spread: None,
+                converged: None,
                 paper_top1_err: paper.map(|p| p.1),
                 paper_top5_err: paper.map(|p| p.2),
                 curves: members
@@ -226,6 +277,7 @@ pub fn group(runs: &[Run]) -> Vec<Group> {
                     .map(|m| m.metrics.iter().map(|r| r.val_top1_err).collect())
                     .collect(),
                 top1,
+                all_failed,
             }
         })
         .collect()

@@ -72,9 +72,14 @@ pub fn markdown(dir: &Path, c: &Collection, all_groups: &[Group], plots: &[Strin
                 }
             );
         }
+        let spread = gs
+            .first()
+            .and_then(|g| g.seed_spread)
+            .map(|s| format!(" (here {s:.2} pp)"))
+            .unwrap_or_default();
         let _ = writeln!(
             md,
-            "\nConvergence: `val range` is, for the least settled seed, how much the validation top-1 error still moved (max − min) over the run's last {PLATEAU_EPOCHS} epochs; a configuration counts as converged when that is smaller than the seed spread (std) of its test top-1 error, the noise its comparisons are judged against, so that more epochs would change a run by less than another seed does."
+            "\nConvergence: `val range` is, for the least settled seed, how much the validation top-1 error still moved (max − min) over the run's last {PLATEAU_EPOCHS} epochs; a configuration counts as converged when that is smaller than the study's seed spread{spread}, so that more epochs would change a run by less than another seed does. The seed spread is the sample std of test top-1 error pooled over the configurations with two or more seeds, sqrt(Σ (n_i − 1) s_i² / Σ (n_i − 1)): three seeds estimate one configuration's std too roughly to judge by alone (three that happen to agree give a std near 0)."
         );
         if gs.iter().any(|g| g.failed > 0) {
             let _ = writeln!(

@@ -234,7 +234,7 @@ fn draw_curves<DB: DrawingBackend>(
             &panel,
             &match g.failed {
                 0 => format!("{} ({})", g.label(), g.dataset),
-                n if n == g.seeds => format!("{} ({}): every run failed", g.label(), g.dataset),
+                _ if g.all_failed() => format!("{} ({}): every run failed", g.label(), g.dataset),
                 n => format!("{} ({}) + {n} failed, not shown", g.label(), g.dataset),
             },
             PANEL,
