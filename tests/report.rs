@@ -190,6 +190,11 @@ fn report_tables_seeds_failures_and_the_paper_columns() {
     );
     assert!(!md.contains("27.0"), "{md}");
     assert!(md.contains("| C vs D | 1x1 vs 3x3"), "{md}");
+    // The paper's headline, A (29.6) -> D (27.0), as a comparison of its own.
+    assert!(
+        md.contains("| A vs D | depth 11 -> 16 (paper: D 2.6 pp better) |"),
+        "{md}"
+    );
     let (header, rows) = read_csv(&out_dir.join("report.csv"));
     assert_eq!(rows.len(), 7, "{rows:?}");
     assert!(header.contains(&"paper_top1_err".to_string()));

@@ -327,7 +327,7 @@ fn compare(a: &Group, b: &Group, question: &'static str) -> Comparison {
 /// and the depth chain A → B → D → E.
 pub fn comparisons(groups: &[Group]) -> Vec<Comparison> {
     let find = |arch: &str| groups.iter().find(|g| g.arch == arch && !g.batch_norm);
-    let pairs: [(&str, &str, &'static str); 6] = [
+    let pairs: [(&str, &str, &'static str); 7] = [
         ("A", "A-LRN", "does LRN help? (paper: no)"),
         (
             "C",
@@ -342,6 +342,7 @@ pub fn comparisons(groups: &[Group]) -> Vec<Comparison> {
         ),
         ("A", "B", "depth 11 -> 13"),
         ("B", "D", "depth 13 -> 16"),
+        ("A", "D", "depth 11 -> 16 (paper: D 2.6 pp better)"),
     ];
     let mut out: Vec<Comparison> = pairs
         .iter()
