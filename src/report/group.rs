@@ -148,34 +148,28 @@ pub fn group(runs: &[Run]) -> Vec<Group> {
 
 /// Sets [`Group::seed_spread`] and [`Group::converged`] for every group.
 fn judge_convergence(groups: &mut [Group]) {
-    let mut keys: Vec<(String, bool)> = groups
+    // Per (data set, training or evaluation rows): Σ (n_i − 1) s_i² and Σ (n_i − 1).
+    let mut pooled: BTreeMap<(&str, bool), (f64, usize)> = BTreeMap::new();
+    for g in groups.iter().filter(|g| !g.all_failed) {
+        if let Some(s) = g.top1_std {
+            let sums = pooled.entry((&g.dataset, g.primary)).or_default();
+            sums.0 += (g.seeds - 1) as f64 * s * s;
+            sums.1 += g.seeds - 1;
+        }
+    }
+    let spreads: Vec<Option<f64>> = groups
         .iter()
-        .map(|g| (g.dataset.clone(), g.primary))
+        .map(|g| {
+            let (sum_sq, dof) = pooled.get(&(g.dataset.as_str(), g.primary))?;
+            Some((sum_sq / *dof as f64).sqrt())
+        })
         .collect();
-    keys.sort();
-    keys.dedup();
-    for key in &keys {
-        let (mut sum_sq, mut dof) = (0.0, 0usize);
-        for g in groups
-            .iter()
-            .filter(|g| (&g.dataset, &g.primary) == (&key.0, &key.1))
-        {
-            if let (Some(s), false) = (g.top1_std, g.all_failed) {
-                sum_sq += (g.seeds - 1) as f64 * s * s;
-                dof += g.seeds - 1;
-            }
-        }
-        let spread = (dof > 0).then(|| (sum_sq / dof as f64).sqrt());
-        for g in groups
-            .iter_mut()
-            .filter(|g| (&g.dataset, &g.primary) == (&key.0, &key.1))
-        {
-            g.seed_spread = spread;
-            g.converged = g
-                .plateau_range
-                .zip(spread)
-                .map(|(r, s)| r < s && !g.all_failed);
-        }
+    for (g, spread) in groups.iter_mut().zip(spreads) {
+        g.seed_spread = spread;
+        g.converged = g
+            .plateau_range
+            .zip(spread)
+            .map(|(r, s)| r < s && !g.all_failed);
     }
 }
 
