@@ -8,6 +8,13 @@ Needs PyTorch 2.9.0 (scripts/setup-torch-venv.sh makes a venv); never runs in CI
 
     .venv-torch/bin/python scripts/bench-pytorch.py --archs A,D --width 0.25 --image-size 32 \
         --batch 64 --head compact --hidden 512 --threads 2
+
+On a GPU (scripts/gpu-check.sh): `--device cuda`, eager, with cuDNN's defaults (no autotuning:
+torch.backends.cudnn.benchmark stays False; TF32 convolutions stay on, as PyTorch ships them;
+the row's `kernels` column says which), or `--cudnn-benchmark` for cuDNN's own autotuning.
+`--batch` and `--precision` take comma-separated lists (one row each, one process).
+`--precision f16` runs the whole network, its gradients and SGD in half precision, as
+vgg-train's `run.precision = "f16"` does.
 """
 import argparse
 import os
@@ -76,16 +83,19 @@ def macs(arch, width, in_ch, size, head, hidden, classes):
 
 
 def timed(fn, warmup, steps, batch, sync):
+    """The seconds of the warm-up steps, and the images/s of each timed step."""
+    start = time.perf_counter()
     for _ in range(warmup):
         fn()
         sync()
+    warmup_s = time.perf_counter() - start
     rates = []
     for _ in range(steps):
         t = time.perf_counter()
         fn()
         sync()
         rates.append(batch / (time.perf_counter() - t))
-    return rates
+    return warmup_s, rates
 
 
 def main():
@@ -95,12 +105,14 @@ def main():
     ap.add_argument("--image-size", type=int, default=32)
     ap.add_argument("--channels", type=int, default=3)
     ap.add_argument("--classes", type=int, default=10)
-    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--batch", default="64", help="batch size, or a comma-separated list")
     ap.add_argument("--head", choices=["paper", "compact"], default="compact")
     ap.add_argument("--hidden", type=int, default=512)
     ap.add_argument("--batch-norm", action="store_true")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--precision", default="f32", help="f32, f16, bf16, or a comma-separated list")
+    ap.add_argument("--cudnn-benchmark", action="store_true")
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--steps", type=int, default=10)
     a = ap.parse_args()
@@ -108,6 +120,8 @@ def main():
     torch.manual_seed(0)
     torch.set_num_threads(a.threads)
     dev = torch.device(a.device)
+    torch.backends.cudnn.benchmark = a.cudnn_benchmark
+    kernels = "pytorch-cudnn-benchmark" if a.cudnn_benchmark else "pytorch"
     sync = (lambda: torch.cuda.synchronize()) if dev.type == "cuda" else (lambda: None)
     cpu = "unknown CPU"
     try:
@@ -116,45 +130,64 @@ def main():
     except (OSError, StopIteration):
         pass
     host = f"{socket.gethostname()} ({cpu}, {os.cpu_count()} cores)"
+    adapter = "cpu"
     if dev.type == "cuda":
-        host += f" {torch.cuda.get_device_name(dev)}"
+        adapter = torch.cuda.get_device_name(dev)
+        host += f" {adapter}"
+        print(f"PyTorch {torch.__version__}, CUDA {torch.version.cuda}, cuDNN {torch.backends.cudnn.version()}, "
+              f"TF32 conv {torch.backends.cudnn.allow_tf32}, TF32 matmul {torch.backends.cuda.matmul.allow_tf32}, "
+              f"cudnn.benchmark {torch.backends.cudnn.benchmark}", file=sys.stderr)
     w = csv_writer()
     for arch in a.archs.split(","):
-        model = build(arch, a.width, a.channels, a.classes, a.head, a.hidden, a.batch_norm).to(dev)
-        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
-        loss_fn = nn.CrossEntropyLoss()
-        x = torch.randn(a.batch, a.channels, a.image_size, a.image_size, device=dev)
-        y = torch.arange(a.batch, device=dev) % a.classes
+        for precision in a.precision.split(","):
+            for batch in (int(b) for b in str(a.batch).split(",")):
+                row = bench_one(a, arch, precision, batch, dev, sync)
+                w(row + [adapter, row.pop(), torch.get_num_threads(), host, kernels])
 
-        def train_step():
-            opt.zero_grad(set_to_none=True)
-            loss_fn(model(x), y).backward()
-            opt.step()
 
-        model.train()
-        train = timed(train_step, a.warmup, a.steps, a.batch, sync)
-        model.eval()
+def bench_one(a, arch, precision, batch, dev, sync):
+    """One network's row up to train_gflop_s, then the warm-up seconds (popped by the caller)."""
+    dtype = {"f32": torch.float32, "f16": torch.float16, "bf16": torch.bfloat16}[precision]
+    torch.manual_seed(0)
+    model = build(arch, a.width, a.channels, a.classes, a.head, a.hidden, a.batch_norm).to(dev, dtype)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+    loss_fn = nn.CrossEntropyLoss()
+    x = torch.randn(batch, a.channels, a.image_size, a.image_size, device=dev, dtype=dtype)
+    y = torch.arange(batch, device=dev) % a.classes
 
-        def infer_step():
-            with torch.no_grad():
-                model(x)
+    def train_step():
+        opt.zero_grad(set_to_none=True)
+        loss_fn(model(x), y).backward()
+        opt.step()
 
-        infer = timed(infer_step, a.warmup, a.steps, a.batch, sync)
-        params = sum(p.numel() for p in model.parameters())
-        m = macs(arch, a.width, a.channels, a.image_size, a.head, a.hidden, a.classes)
-        tr = statistics.mean(train)
-        w([arch, a.width, a.image_size, a.batch, f"pytorch-{dev.type}", "f32", tr,
-           statistics.stdev(train) if len(train) > 1 else 0.0, statistics.mean(infer),
-           statistics.stdev(infer) if len(infer) > 1 else 0.0, params, m / 1e9, tr * m * 6 / 1e9,
-           torch.get_num_threads(), host, "pytorch"])
-        print(f"{arch}: train {tr:.1f} img/s, inference {statistics.mean(infer):.1f} img/s", file=sys.stderr)
+    model.train()
+    train_warmup, train = timed(train_step, a.warmup, a.steps, batch, sync)
+    model.eval()
+
+    def infer_step():
+        with torch.no_grad():
+            model(x)
+
+    infer_warmup, infer = timed(infer_step, a.warmup, a.steps, batch, sync)
+    params = sum(p.numel() for p in model.parameters())
+    m = macs(arch, a.width, a.channels, a.image_size, a.head, a.hidden, a.classes)
+    tr = statistics.mean(train)
+    print(f"{arch} batch {batch} {precision}: train {tr:.1f} img/s, inference {statistics.mean(infer):.1f} img/s",
+          file=sys.stderr)
+    del model, opt, x, y
+    if dev.type == "cuda":
+        torch.cuda.empty_cache()
+    return [arch, a.width, a.image_size, batch, f"pytorch-{dev.type}", precision, tr,
+            statistics.stdev(train) if len(train) > 1 else 0.0, statistics.mean(infer),
+            statistics.stdev(infer) if len(infer) > 1 else 0.0, params, m / 1e9, tr * m * 6 / 1e9,
+            train_warmup + infer_warmup]
 
 
 def csv_writer():
     import csv
     out = csv.writer(sys.stdout)
     out.writerow(["arch", "width", "image_size", "batch", "device", "precision", "train_img_s", "train_img_s_std",
-                  "infer_img_s", "infer_img_s_std", "params", "gmacs", "train_gflop_s", "threads", "host", "kernels"])
+                  "infer_img_s", "infer_img_s_std", "params", "gmacs", "train_gflop_s", "adapter", "warmup_s", "threads", "host", "kernels"])
     return out.writerow
 
 

@@ -61,6 +61,18 @@ pub enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Check a GPU backend against flex on this machine: the same small VGGs (A, A-BN, A-LRN,
+    /// C-BN, B-5x5), weights and batch on both; logits, loss and every parameter after one SGD
+    /// step must agree to 1e-3 relative. Prints the adapters and a pass/fail table; exit status
+    /// 1 when a network differs. Needs no data and no cargo.
+    CheckDevice {
+        /// The device to check (`wgpu`, `cuda:0`, `tch:cuda:0`; see `run.device`).
+        #[arg(long, default_value = "wgpu")]
+        device: String,
+        /// Also write the rows to this CSV file.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Measure this CPU's attainable f32 peak (FMAs on the widest vectors, on every thread):
     /// the denominator of the GFLOP/s efficiencies in the README.
     BenchPeak {
@@ -228,6 +240,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Some(Command::CheckDevice { device, out }) => check_device(&device, out.as_deref()),
         Some(Command::BenchPeak { seconds }) => {
             let peak = crate::bench::peak::measure(seconds.max(0.1));
             let csv = crate::results::to_csv(std::slice::from_ref(&peak))?;
@@ -356,6 +369,45 @@ fn load(args: &ConfigArgs) -> Result<Experiment> {
 /// Input channels and classes implied by the data section, without reading the data.
 fn data_shape(exp: &Experiment) -> (usize, usize) {
     (exp.data.channels, exp.data.dataset.standard_classes())
+}
+
+/// `check-device`: the adapters, then the comparison table; exit status 1 when a row fails.
+fn check_device(device: &str, out: Option<&std::path::Path>) -> Result<ExitCode> {
+    use crate::device::{DeviceSpec, adapter_name, wgpu_adapters};
+    let spec = DeviceSpec::parse(device)
+        .map_err(|e| anyhow::anyhow!("--device {device:?}: {e}"))?;
+    let dev = spec.device().map_err(anyhow::Error::msg)?;
+    for a in wgpu_adapters() {
+        println!("wgpu adapter: {a}");
+    }
+    let adapter = adapter_name(spec, &dev);
+    println!("checking {} ({adapter}) against flex", spec.name());
+    let rows = crate::util::on_compute_pool(|| {
+        crate::device_check::compare(&burn::tensor::Device::flex(), &dev, &spec.name(), &adapter)
+    })
+    .map_err(anyhow::Error::msg)?;
+    print_stdout(&crate::device_check::render(&rows));
+    if let Some(path) = out {
+        crate::results::write_atomic(path, &crate::results::to_csv(&rows)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    let failed = rows.iter().filter(|r| !r.pass).count();
+    if failed > 0 {
+        eprintln!(
+            "error: {failed} of {} networks differ from flex beyond {} relative on {} ({adapter})",
+            rows.len(),
+            crate::device_check::TOLERANCE,
+            spec.name()
+        );
+        return Ok(ExitCode::from(1));
+    }
+    println!(
+        "PASS: {} networks agree with flex to {} relative on {} ({adapter})",
+        rows.len(),
+        crate::device_check::TOLERANCE,
+        spec.name()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn train(args: &TrainArgs) -> Result<ExitCode> {

@@ -75,6 +75,48 @@ pub fn run_devices(run: &RunConfig) -> Result<Vec<DeviceSpec>, String> {
     run.devices.iter().map(|d| DeviceSpec::parse(d)).collect()
 }
 
+/// The device as it names itself (`NVIDIA H200`, `llvmpipe (LLVM 15.0.6, 256 bits)`), where the
+/// backend reports one; else the device string. Opens the device.
+pub fn adapter_name(spec: DeviceSpec, device: &Device) -> String {
+    #[cfg(any(feature = "wgpu", feature = "cuda"))]
+    if !matches!(spec, DeviceSpec::Flex | DeviceSpec::TchCpu | DeviceSpec::TchCuda(_)) {
+        if let Some(id) = device.identity() {
+            return id.name;
+        }
+    }
+    let _ = device;
+    spec.name()
+}
+
+/// Every adapter wgpu sees on this machine, one line each: name, kind, graphics API, driver
+/// and driver version. burn's `wgpu` device takes the high-performance one of the first API
+/// (Vulkan before OpenGL) that has a GPU. Empty without the `wgpu` feature.
+pub fn wgpu_adapters() -> Vec<String> {
+    #[cfg(feature = "wgpu")]
+    {
+        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
+            backends: wgpu::Backends::all(),
+            ..wgpu::InstanceDescriptor::new_without_display_handle()
+        });
+        futures_lite::future::block_on(instance.enumerate_adapters(wgpu::Backends::all()))
+            .iter()
+            .map(|a| {
+                let i = a.get_info();
+                format!(
+                    "{} ({:?}, {:?}, driver {} {})",
+                    i.name,
+                    i.device_type,
+                    i.backend,
+                    i.driver,
+                    i.driver_info
+                )
+            })
+            .collect()
+    }
+    #[cfg(not(feature = "wgpu"))]
+    Vec::new()
+}
+
 /// The backends compiled into this binary.
 pub fn compiled_backends() -> Vec<&'static str> {
     let mut v = vec!["flex"];

@@ -13,7 +13,7 @@
 //!
 //! ```text
 //! layer 3: cli                                          (arguments, one-line errors, exit codes)
-//! layer 2: train eval report bench predict sweep export (the commands)
+//! layer 2: train eval report bench predict sweep export device_check (the commands)
 //! layer 1: data augment model results device            (images, network, run dirs, devices)
 //! layer 0: config arch error util                       (the experiment, the paper's tables, errors)
 //! ```
@@ -28,6 +28,7 @@ pub mod cli;
 pub mod config;
 pub mod data;
 pub mod device;
+pub mod device_check;
 pub mod error;
 pub mod eval;
 pub mod export;

@@ -62,6 +62,11 @@ pub struct BenchRow {
     pub gmacs: f64,
     /// Achieved training GFLOP/s, counting a step as 3 forward passes of 2 FLOPs per MAC.
     pub train_gflop_s: f64,
+    /// The device as it names itself (`NVIDIA H200`, a lavapipe build), or the device string.
+    pub adapter: String,
+    /// Seconds of the untimed warm-up steps, training and inference together: kernel
+    /// compilation and autotuning on a GPU backend.
+    pub warmup_s: f64,
     /// Compute threads (rayon pool) of the CPU backends.
     pub threads: usize,
     /// Host and CPU.
@@ -75,15 +80,7 @@ pub fn host_description() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|s| s.trim().to_string())
         .unwrap_or_else(|_| "unknown".into());
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|s| s.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
+    let cpu = crate::util::cpu_model();
     format!(
         "{host} ({cpu}, {} cores)",
         std::thread::available_parallelism()
@@ -105,17 +102,19 @@ fn sync(device: &Device) -> Result<(), String> {
         .map_err(|e| format!("device sync failed: {e:?}"))
 }
 
-/// Images/s of each timed step of `step`.
+/// The seconds of the warm-up steps, and the images/s of each timed step of `step`.
 fn time_steps(
     opts: BenchOptions,
     batch: usize,
     device: &Device,
     mut step: impl FnMut() -> Result<(), String>,
-) -> Result<Vec<f64>, String> {
+) -> Result<(f64, Vec<f64>), String> {
+    let warm = Instant::now();
     for _ in 0..opts.warmup {
         step()?;
         sync(device)?;
     }
+    let warmup_s = warm.elapsed().as_secs_f64();
     let mut rates = Vec::with_capacity(opts.steps);
     for _ in 0..opts.steps {
         let t = Instant::now();
@@ -123,7 +122,7 @@ fn time_steps(
         sync(device)?;
         rates.push(batch as f64 / t.elapsed().as_secs_f64());
     }
-    Ok(rates)
+    Ok((warmup_s, rates))
 }
 
 /// Benchmarks `exp`'s network (with `arch` instead of the configured one, when given).
@@ -155,7 +154,7 @@ pub fn bench(exp: &Experiment, arch: Option<Arch>, opts: BenchOptions) -> Result
         )
         .init();
     let batch = synthetic_batch(n, c, s, classes, &ad);
-    let train = time_steps(opts, n, &device, || {
+    let (train_warmup, train) = time_steps(opts, n, &device, || {
         let item = model.forward_classification(batch.clone());
         let grads = GradientsParams::from_grads(item.loss.backward(), &model);
         model = optim.step(t.lr, model.clone(), grads);
@@ -165,7 +164,7 @@ pub fn bench(exp: &Experiment, arch: Option<Arch>, opts: BenchOptions) -> Result
     // Inference: the same network in eval mode, no autodiff.
     let eval = model.valid();
     let images = synthetic_batch(n, c, s, classes, &device).images;
-    let infer = time_steps(opts, n, &device, || {
+    let (infer_warmup, infer) = time_steps(opts, n, &device, || {
         let _ = eval.forward(images.clone());
         Ok(())
     })?;
@@ -188,6 +187,8 @@ pub fn bench(exp: &Experiment, arch: Option<Arch>, opts: BenchOptions) -> Result
         params: summary::param_count(&vgg),
         gmacs: macs / 1e9,
         train_gflop_s: train_img_s * macs * 2.0 * 3.0 / 1e9,
+        adapter: crate::device::adapter_name(spec, &device),
+        warmup_s: train_warmup + infer_warmup,
         threads: rayon::current_num_threads(),
         host: host_description(),
     })

@@ -315,6 +315,32 @@ pub fn load_burnpack(model: &mut Vgg, path: &Path) -> Result<(), String> {
     }
 }
 
+/// Copies every weight and buffer of `from` into `to` (the same network, on any device), through
+/// an in-memory burnpack: the way to give two backends bit-identical weights.
+pub fn copy_weights(from: &Vgg, to: &mut Vgg) -> Result<(), String> {
+    use burn::store::{BurnpackStore, ModuleSnapshot};
+    let mut out = BurnpackStore::from_bytes(None);
+    from.save_into(&mut out)
+        .map_err(|e| crate::util::one_line(&e.to_string()))?;
+    let bytes = out
+        .get_bytes()
+        .map_err(|e| crate::util::one_line(&e.to_string()))?;
+    let mut store = BurnpackStore::from_bytes(Some(bytes));
+    match to.load_from(&mut store) {
+        Ok(r) if r.errors.is_empty() && r.missing.is_empty() && r.unused.is_empty() => {
+            to_device_precision(to);
+            Ok(())
+        }
+        Ok(r) => Err(format!(
+            "{} mismatched, {} missing, {} unexpected tensors",
+            r.errors.len(),
+            r.missing.len(),
+            r.unused.len()
+        )),
+        Err(e) => Err(crate::util::one_line(&e.to_string())),
+    }
+}
+
 /// Brings every float tensor of `model` to its device's float type (`run.precision`): weights
 /// stored in another precision (torchvision's f32 files, a run trained in bf16) would otherwise
 /// meet activations of a different type.

@@ -6,6 +6,7 @@ mod collect;
 mod group;
 mod markdown;
 pub mod plots;
+pub mod stats;
 
 use std::path::{Path, PathBuf};
 

@@ -158,6 +158,14 @@ pub struct ResultRow {
     /// tree), which survives an installed binary run outside the checkout.
     #[serde(default)]
     pub build_commit: String,
+    /// The CPU's model name (the CPU backends' results depend on it, and so does the speed);
+    /// empty in files written before this column existed.
+    #[serde(default)]
+    pub cpu: String,
+    /// The vector instructions vgg-train's flex kernels chose on that CPU (`avx512`, `avx2`,
+    /// `x86_64`): runs reproduce bit for bit only on the same build and ISA.
+    #[serde(default)]
+    pub isa: String,
 }
 
 fn f32() -> String {
@@ -207,6 +215,8 @@ impl ResultRow {
             scales: String::new(),
             precision: exp.run.precision.name().into(),
             build_commit: BUILD_COMMIT.into(),
+            cpu: crate::util::cpu_model(),
+            isa: vgg_kernels::isa().into(),
         }
     }
 

@@ -46,6 +46,12 @@ pub struct Usage {
     pub fallback: usize,
 }
 
+/// The vector instructions the kernels chose on this CPU (`avx512`, `avx2`, or the baseline
+/// `x86_64`): a run is reproducible bit for bit only on a CPU that gives the same answer.
+pub fn isa() -> &'static str {
+    simd::chosen()
+}
+
 /// The calls so far.
 pub fn usage() -> Usage {
     Usage {

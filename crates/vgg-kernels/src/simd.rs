@@ -47,3 +47,28 @@ macro_rules! multiversion {
 }
 
 pub(crate) use multiversion;
+
+/// The instructions [`multiversion!`] functions run with on this CPU: `avx512` (F, BW, VL with
+/// AVX2 and FMA), `avx2` (with FMA), or the architecture's baseline (`x86_64`, `aarch64`, …).
+pub(crate) fn chosen() -> &'static str {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let v3 = std::is_x86_feature_detected!("avx2")
+            && std::is_x86_feature_detected!("fma")
+            && std::is_x86_feature_detected!("bmi1")
+            && std::is_x86_feature_detected!("bmi2")
+            && std::is_x86_feature_detected!("lzcnt")
+            && std::is_x86_feature_detected!("popcnt");
+        let v4 = v3
+            && std::is_x86_feature_detected!("avx512f")
+            && std::is_x86_feature_detected!("avx512bw")
+            && std::is_x86_feature_detected!("avx512vl");
+        if v4 {
+            return "avx512";
+        }
+        if v3 {
+            return "avx2";
+        }
+    }
+    std::env::consts::ARCH
+}
