@@ -119,7 +119,7 @@ struct Collect(Vec<Vec<f32>>);
 
 impl ModuleVisitor for Collect {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        let values = param.val().into_data().convert::<f32>().into_vec::<f32>();
+        let values = param.val().into_data().convert::<f32>().try_into_vec::<f32>();
         self.0.push(values.unwrap_or_default());
     }
 }
@@ -161,7 +161,7 @@ fn one_step(cfg: &VggConfig, weights: &Vgg, device: &Device) -> Result<Step, Str
         .forward(batch(device).images)
         .into_data()
         .convert::<f32>()
-        .into_vec::<f32>()
+        .try_into_vec::<f32>()
         .map_err(|e| format!("reading logits: {e:?}"))?;
     let out = net.forward_classification(batch(&ad));
     let loss = out.loss.clone().into_scalar::<f32>();
