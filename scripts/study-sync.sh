@@ -7,7 +7,8 @@
 #   e.g. scripts/study-sync.sh /work/study experiments/depth-fashion-mnist.toml
 #
 # Run it from the checkout that receives the runs (the repository root); the experiment's
-# output_dir must be a relative path, the same in both checkouts.
+# output_dir must be a relative path, the same in both checkouts. The report is regenerated as
+# its `Made by` line says it was made (`vgg-train report DIR --ablation ARM_DIR` stays so).
 #
 # Why another checkout: a run records the checkout's commit (`git_commit`, `-dirty` when the
 # tree has changes), so a long sweep runs from a clean `git worktree` with a frozen binary while
@@ -51,6 +52,14 @@ while IFS=$'\t' read -r name dir _; do
   copied=$((copied + 1))
 done <<< "$plan"
 if [ "$copied" -gt 0 ]; then
-  "$bin" report "$out_dir"
+  # Regenerate the report as it was made (its `Made by` line keeps an --ablation ARM_DIR).
+  made_by="$(grep -o 'Made by `vgg-train report [^`]*`' "$out_dir/report.md" 2> /dev/null |
+    sed 's/^Made by `vgg-train report //; s/`$//')"
+  if [ -n "$made_by" ]; then
+    # shellcheck disable=SC2086 # the recorded arguments are paths without spaces
+    "$bin" report $made_by
+  else
+    "$bin" report "$out_dir"
+  fi
 fi
 echo "study-sync: $copied new finished runs"

@@ -147,6 +147,10 @@ pub enum Command {
         /// Where to write the report (default: DIR).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// An ablation arm: runs under this directory are compared with the same
+        /// configurations under DIR (ablation minus main, Welch and paired by seed).
+        #[arg(long, value_name = "ARM_DIR")]
+        ablation: Option<PathBuf>,
     },
 }
 
@@ -347,9 +351,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 ExitCode::SUCCESS
             })
         }
-        Some(Command::Report { dir, out }) => {
+        Some(Command::Report { dir, out, ablation }) => {
             let out = out.unwrap_or_else(|| dir.clone());
-            let written = crate::report::write_report(&dir, &out)?;
+            let written = crate::report::write_report(&dir, &out, ablation.as_deref())?;
             for p in written {
                 println!("wrote {}", p.display());
             }
@@ -374,8 +378,8 @@ fn data_shape(exp: &Experiment) -> (usize, usize) {
 /// `check-device`: the adapters, then the comparison table; exit status 1 when a row fails.
 fn check_device(device: &str, out: Option<&std::path::Path>) -> Result<ExitCode> {
     use crate::device::{DeviceSpec, adapter_name, wgpu_adapters};
-    let spec = DeviceSpec::parse(device)
-        .map_err(|e| anyhow::anyhow!("--device {device:?}: {e}"))?;
+    let spec =
+        DeviceSpec::parse(device).map_err(|e| anyhow::anyhow!("--device {device:?}: {e}"))?;
     let dev = spec.device().map_err(anyhow::Error::msg)?;
     for a in wgpu_adapters() {
         println!("wgpu adapter: {a}");

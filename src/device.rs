@@ -79,7 +79,10 @@ pub fn run_devices(run: &RunConfig) -> Result<Vec<DeviceSpec>, String> {
 /// backend reports one; else the device string. Opens the device.
 pub fn adapter_name(spec: DeviceSpec, device: &Device) -> String {
     #[cfg(any(feature = "wgpu", feature = "cuda"))]
-    if !matches!(spec, DeviceSpec::Flex | DeviceSpec::TchCpu | DeviceSpec::TchCuda(_)) {
+    if !matches!(
+        spec,
+        DeviceSpec::Flex | DeviceSpec::TchCpu | DeviceSpec::TchCuda(_)
+    ) {
         if let Some(id) = device.identity() {
             return id.name;
         }
@@ -104,11 +107,7 @@ pub fn wgpu_adapters() -> Vec<String> {
                 let i = a.get_info();
                 format!(
                     "{} ({:?}, {:?}, driver {} {})",
-                    i.name,
-                    i.device_type,
-                    i.backend,
-                    i.driver,
-                    i.driver_info
+                    i.name, i.device_type, i.backend, i.driver, i.driver_info
                 )
             })
             .collect()

@@ -119,7 +119,11 @@ struct Collect(Vec<Vec<f32>>);
 
 impl ModuleVisitor for Collect {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        let values = param.val().into_data().convert::<f32>().try_into_vec::<f32>();
+        let values = param
+            .val()
+            .into_data()
+            .convert::<f32>()
+            .try_into_vec::<f32>();
         self.0.push(values.unwrap_or_default());
     }
 }
@@ -222,7 +226,8 @@ pub fn compare(
         reference.seed(7);
         let weights = cfg.init(reference);
         let started = Instant::now();
-        let ours = one_step(&cfg, &weights, reference).map_err(|e| format!("{name} on flex: {e}"))?;
+        let ours =
+            one_step(&cfg, &weights, reference).map_err(|e| format!("{name} on flex: {e}"))?;
         let theirs_cfg = VggConfig {
             kernels: Kernels::Burn,
             ..cfg.clone()

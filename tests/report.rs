@@ -1,6 +1,6 @@
 //! `vgg-train report` on fixture CSVs: missing seeds, a failed run, a one-epoch run, runs of
-//! another recipe kept apart, ImageNet dense rows beside the paper's Table 3; plots are valid
-//! PNG and SVG; every report committed under `results/` is what the current code makes of its
+//! another recipe kept apart, ImageNet dense rows beside the paper's Table 3, the comparisons'
+//! tests and verdicts, an ablation arm; plots are valid PNG and SVG; every report committed under `results/` is what the current code makes of its
 //! run files, and the README's quoted tables are those reports' lines.
 
 mod util;
@@ -149,12 +149,13 @@ fn report_tables_seeds_failures_and_the_paper_columns() {
     let (out_dir, md) = report(tmp.path());
     let recipe = read_csv(&out_dir.join("report.csv")).1[0][0].clone();
     let row = |label: &str, rest: &str| format!("| {label} | {recipe} | {rest}");
-    // Mean ± sample std over three seeds: 12.0, 12.4, 11.6 -> 12.00 ± 0.40 (test errors);
-    // the validation column is empty in files without it.
+    // Mean ± sample std over three seeds: 12.0, 12.4, 11.6 -> 12.00 ± 0.40 (test errors), and
+    // the 95 % t-interval 12.00 ± 4.303 · 0.40 / √3; the validation column is empty in files
+    // without it.
     assert!(
         md.contains(&row(
             "A",
-            "11 | 1000 | 12.00 ± 0.40 | 3.00 ± 0.10 | - | 3 | 0 | 2 |"
+            "11 | 1000 | 12.00 ± 0.40 | [11.01, 12.99] | 3.00 ± 0.10 | - | 3 | 0 | 2 |"
         )),
         "{md}"
     );
@@ -165,7 +166,7 @@ fn report_tables_seeds_failures_and_the_paper_columns() {
     );
     // One seed, one epoch: no std.
     assert!(
-        md.contains(&row("D", "16 | 1000 | 15.00 | 3.80 | - | 1 | 0 | 1 |")),
+        md.contains(&row("D", "16 | 1000 | 15.00 | - | 3.80 | - | 1 | 0 | 1 |")),
         "{md}"
     );
     // The failed run is listed, not averaged.
@@ -174,7 +175,7 @@ fn report_tables_seeds_failures_and_the_paper_columns() {
         "{md}"
     );
     assert!(
-        md.contains(&row("B", "13 | 1000 | 11.00 | 2.80 | - | 1 | 0 | 2 |")),
+        md.contains(&row("B", "13 | 1000 | 11.00 | - | 2.80 | - | 1 | 0 | 2 |")),
         "{md}"
     );
     // Comparisons with their spread.
@@ -185,14 +186,14 @@ fn report_tables_seeds_failures_and_the_paper_columns() {
     );
     // ImageNet centre-crop rows: Table 3 is dense evaluation, so no paper numbers beside them.
     assert!(
-        md.contains(&row("D", "16 | 1000 | 28.00 | 7.00 | - | 1 | 0 | 2 |")),
+        md.contains(&row("D", "16 | 1000 | 28.00 | - | 7.00 | - | 1 | 0 | 2 |")),
         "{md}"
     );
     assert!(!md.contains("27.0"), "{md}");
     assert!(md.contains("| C vs D | 1x1 vs 3x3"), "{md}");
-    // The paper's headline, A (29.6) -> D (27.0), as a comparison of its own.
+    // The paper's difference beside each comparison: A (29.6) -> D (27.0) is its headline.
     assert!(
-        md.contains("| A vs D | depth 11 -> 16 (paper: D 2.6 pp better) |"),
+        md.contains("| C vs D | 1x1 vs 3x3 convs at equal depth | -1.1 |"),
         "{md}"
     );
     let (header, rows) = read_csv(&out_dir.join("report.csv"));
@@ -201,6 +202,7 @@ fn report_tables_seeds_failures_and_the_paper_columns() {
     assert!(header.contains(&"recipe".to_string()));
     for (stem, size) in [
         ("error-vs-depth", (900, 600)),
+        ("comparisons", (900, 500)),
         ("learning-curves", (1200, 700)),
     ] {
         let png = std::fs::read(out_dir.join(format!("{stem}.png"))).unwrap();
@@ -215,76 +217,106 @@ fn report_tables_seeds_failures_and_the_paper_columns() {
     }
 }
 
-/// Adds the validation columns to a run's results.csv: `val_top1_err` = its best validation
-/// error (what training writes when a split is held out).
-fn with_val_columns(dir: &Path, curve: &[f64]) {
-    let path = dir.join("results.csv");
-    let best = curve.iter().copied().fold(f64::INFINITY, f64::min);
-    let text = std::fs::read_to_string(&path).unwrap();
-    let (header, row) = text.trim_end().split_once('\n').unwrap();
-    std::fs::write(
-        &path,
-        format!(
-            "{header},val_top1_err,val_top5_err\n{row},{best},{:.1}\n",
-            best / 4.0
-        ),
-    )
-    .unwrap();
+/// Runs of `arch` under `root` with the given test errors, one seed each (0, 1, …).
+fn seeds(root: &Path, prefix: &str, arch: &str, errors: &[f64]) {
+    for (seed, e) in errors.iter().enumerate() {
+        let name = format!("{prefix}-s{seed}");
+        run_dir(
+            root,
+            &name,
+            arch,
+            "fashion-mnist",
+            seed as u64,
+            &[30.0, *e],
+            true,
+        );
+    }
 }
 
 #[test]
-fn convergence_compares_each_runs_last_epochs_with_the_seed_spread() {
+fn comparisons_are_tested_by_welch_with_holm_and_judged_by_the_papers_direction() {
     let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("fmnist");
-    // C's seed 2 still drops by 1 pp in its last three epochs, more than the seeds' spread
-    // of 0.5; D's runs move by 0.02 at most. E's three seeds agree to 0.02 (std 0.01), and
-    // its runs move by 0.05: judged by the pooled spread (about 0.41), not by its own.
-    for (seed, d) in [(0, 0.0), (1, 0.5), (2, -0.5)] {
-        let e = d / 50.0;
-        for (arch, curve) in [
-            ("C", [20.0, 10.5, 10.0 + d, 10.05 + d]),
-            ("D", [20.0, 9.0 + d, 9.0 + d, 9.02 + d]),
-            ("E", [20.0, 9.05 + e, 9.0 + e, 9.0 + e]),
-        ] {
-            let name = format!("{arch}-s{seed}");
-            run_dir(&root, &name, arch, "fashion-mnist", seed, &curve, true);
-            with_val_columns(&root.join(&name), &curve);
-        }
-    }
-    run_dir(
-        &root,
-        "A-s0",
-        "A",
-        "fashion-mnist",
-        0,
-        &[20.0, 12.0, 11.0],
-        true,
-    );
+    let root = tmp.path().join("study");
+    // D clearly better than A (the paper's direction): supported. A-LRN clearly better than A
+    // (against the paper's +0.1): contradicted. B barely differs from A: not resolved.
+    seeds(&root, "a", "A", &[10.0, 10.2, 9.8, 10.1, 9.9]);
+    seeds(&root, "d", "D", &[8.0, 8.2, 7.8, 8.1, 7.9]);
+    seeds(&root, "alrn", "A-LRN", &[9.0, 9.2, 8.8, 9.1, 8.9]);
+    seeds(&root, "b", "B", &[10.0, 10.3, 9.7, 10.2, 9.8]);
     let (_, md) = report(tmp.path());
-    let table_row = |label: &str| table_row(&md, label);
+    let row = |label: &str| table_row(&md, label);
+    // A vs D: difference -2.00, Welch df 8.0, t = -2/√(0.025/5 · 2) = -20: p ≈ 4e-8.
+    let a_d = row("A vs D");
     assert!(
-        table_row("C").ends_with("| 3 | 0 | 4 | 1.00 | no |"),
+        a_d.contains("| -2.6 | -2.00 | [-2.23, -1.77] | 8.0 | < 0.0001 |"),
+        "{a_d}"
+    );
+    assert!(a_d.ends_with("| supported |"), "{a_d}");
+    assert!(row("A vs A-LRN").ends_with("| contradicted |"), "{md}");
+    assert!(row("A vs B").ends_with("| not resolved |"), "{md}");
+    // Holm: the largest p of the family is multiplied by 1, the smallest by the family size.
+    assert!(
+        md.contains("Holm p adjusts the p-values for the 4 comparisons"),
+        "{md}"
+    );
+    // Paired by seed (same seeds 0-4): D − A per seed is exactly -2 every time.
+    assert!(
+        md.contains("| A vs D | 5 | -2.00 | [-2.00, -2.00] | 4.0 |"),
+        "{md}"
+    );
+    // Pooled variance over A, D, A-LRN, B: 4 · 4 degrees of freedom.
+    assert!(row("A vs D").contains("-2.00"), "{md}");
+    assert!(md.contains("| 16.0 |"), "{md}");
+}
+
+#[test]
+fn an_ablation_arm_is_reported_beside_the_main_one_with_the_plans_rule() {
+    let tmp = tempfile::tempdir().unwrap();
+    let main = tmp.path().join("main");
+    let arm = tmp.path().join("arm");
+    seeds(&main, "a", "A", &[10.0, 10.2, 9.8]);
+    seeds(&main, "d", "D", &[8.0, 8.2, 7.8]);
+    // The arm's A is 1 pp better on every seed (under-training); its D is the same.
+    seeds(&arm, "a", "A", &[9.0, 9.2, 8.8]);
+    seeds(&arm, "d", "D", &[8.1, 8.0, 7.9]);
+    let out_dir = tmp.path().join("report");
+    let out = vgg_train(&[
+        "report",
+        main.to_str().unwrap(),
+        "--ablation",
+        arm.to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    let md = std::fs::read_to_string(out_dir.join("report.md")).unwrap();
+    assert!(
+        md.contains(&format!("## Ablation arm: {}", arm.display())),
         "{md}"
     );
     assert!(
-        table_row("D").ends_with("| 3 | 0 | 4 | 0.02 | yes |"),
+        md.contains(&format!("--ablation {}`", arm.display())),
         "{md}"
     );
+    let ablation = &md[md.find("## Ablation arm").unwrap()..];
+    let a = table_row(ablation, "A");
+    assert!(a.contains("| 10.00 (3) | 9.00 (3) | -1.00 |"), "{a}");
     assert!(
-        table_row("E").ends_with("| 3 | 0 | 4 | 0.05 | yes |"),
-        "{md}"
+        a.ends_with("| yes, by 1.00 pp (interval [-1.45, -0.55]) |"),
+        "{a}"
     );
-    assert!(md.contains("(here 0.41 pp)"), "{md}");
-    // A single seed is judged by the others' pooled spread too: it still moved by 9 pp.
-    assert!(
-        table_row("A").ends_with("| 1 | 0 | 3 | 9.00 | no |"),
-        "{md}"
-    );
-    // Each run's own range, in the runs table (C-s2: best epoch 3 of 4).
-    assert!(
-        table_row("C-s2").contains("| 3 | 4 | 1.00 | finished |"),
-        "{md}"
-    );
+    let d = table_row(ablation, "D");
+    assert!(d.ends_with("| no |"), "{d}");
+    // An arm directory without runs is an error naming it.
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = vgg_train(&[
+        "report",
+        main.to_str().unwrap(),
+        "--ablation",
+        empty.to_str().unwrap(),
+    ]);
+    assert_clean_failure(&out, 1, &["no finished runs", "empty"]);
 }
 
 /// Marks a run directory's results row with `status`.
@@ -316,7 +348,7 @@ fn stalled_and_diverged_runs_are_counted_apart_and_never_averaged() {
     }
     set_status(tmp.path(), "B-s2", "stalled");
     set_status(tmp.path(), "B-s3", "diverged");
-    // A configuration whose every run failed keeps its row, marked as not converged.
+    // A configuration whose every run failed keeps its row (and is left out of comparisons).
     for seed in 0..2 {
         run_dir(
             tmp.path(),
@@ -334,13 +366,10 @@ fn stalled_and_diverged_runs_are_counted_apart_and_never_averaged() {
     // Seeds 0 and 1 (best 8.0 and 9.0) only: 8.50 ± 0.71, two seeds, two failed.
     let b = table_row("B");
     assert!(b.contains("| 8.50 ± 0.71 |"), "{b}");
-    assert!(b.contains("| 2 | 2 | 5 |"), "{b}");
+    assert!(b.ends_with("| 2 | 2 | 5 |"), "{b}");
     let e = table_row("E");
-    assert!(
-        e.contains("| 90.00 ± 0.00 |") && e.ends_with("| no |"),
-        "{e}"
-    );
-    assert!(e.contains("| 2 | 2 | 4 |"), "{e}");
+    assert!(e.contains("| 90.00 ± 0.00 |"), "{e}");
+    assert!(e.ends_with("| 2 | 2 | 4 |"), "{e}");
     // The failed runs stay listed with their status, and the reason is explained.
     assert!(table_row("B-s2").contains("| stalled |"), "{md}");
     assert!(table_row("B-s3").contains("| diverged |"), "{md}");
@@ -451,12 +480,23 @@ fn every_committed_report_is_what_the_current_code_makes_of_its_runs() {
     for dir in reports {
         let rel = dir.strip_prefix(root()).unwrap();
         let out = tempfile::tempdir().unwrap();
-        let run = vgg_train(&[
-            "report",
+        // The command the report says made it (`Made by `vgg-train report DIR [--ablation ARM]``).
+        let committed_md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+        let made_by = committed_md
+            .split("Made by `vgg-train report ")
+            .nth(1)
+            .and_then(|rest| rest.split('`').next())
+            .unwrap_or_else(|| panic!("{}: no `Made by` line", rel.display()));
+        let mut args: Vec<&str> = vec!["report"];
+        args.extend(made_by.split_whitespace());
+        args.extend(["--out", out.path().to_str().unwrap()]);
+        assert_eq!(
+            args[1],
             rel.to_str().unwrap(),
-            "--out",
-            out.path().to_str().unwrap(),
-        ]);
+            "{}: made from another directory",
+            rel.display()
+        );
+        let run = vgg_train(&args);
         assert!(run.status.success(), "{}: {:?}", rel.display(), text(&run));
         for file in ["report.md", "report.csv"] {
             let committed = std::fs::read_to_string(dir.join(file)).unwrap();

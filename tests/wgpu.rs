@@ -31,7 +31,13 @@ fn wgpu_computes_flexs_logits_loss_and_sgd_update() {
 fn check_device_command_prints_the_adapter_and_passes() {
     let tmp = tempfile::tempdir().unwrap();
     let csv = tmp.path().join("check.csv");
-    let out = vgg_train(&["check-device", "--device", "wgpu", "--out", csv.to_str().unwrap()]);
+    let out = vgg_train(&[
+        "check-device",
+        "--device",
+        "wgpu",
+        "--out",
+        csv.to_str().unwrap(),
+    ]);
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stdout}\n{stderr}");
     assert!(stdout.contains("wgpu adapter: "), "{stdout}");

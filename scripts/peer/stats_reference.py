@@ -5,7 +5,7 @@ none; statsmodels' `multipletests(method="holm")` agrees when it is installed). 
 tests/fixtures/stats_scipy.json, which `cargo test` compares with the Rust code (scipy is not
 needed there).
 
-    python3 -m pip install scipy            # any recent scipy; 1.16 wrote the committed file
+    python3 -m pip install scipy            # any recent scipy; 1.17.1 wrote the committed file
     python3 scripts/peer/stats_reference.py
 """
 

@@ -1,4 +1,7 @@
-//! Runs grouped by recipe (mean ± std over seeds) and the paper's comparisons between groups.
+//! Runs grouped by recipe (mean, std and 95 % interval over seeds) and the paper's comparisons
+//! between groups, tested by the rule of `experiments/depth-fashion-mnist-plan.md`: Welch's
+//! t-test, Holm's correction over the comparisons of a data set, a verdict against the paper's
+//! direction; paired-by-seed and pooled-variance tests beside it as secondary analyses.
 
 use std::collections::BTreeMap;
 
@@ -6,21 +9,24 @@ use serde::Serialize;
 
 use super::PAPER_TABLE3;
 use super::collect::Run;
+use super::stats::{self, TTest};
 use crate::arch::Arch;
 use crate::results::EpochRow;
 use crate::util::mean_std;
 
-/// Epochs at the end of a run over which the report measures whether it still moved.
-pub const PLATEAU_EPOCHS: usize = 3;
+/// The family-wise error rate of the comparisons' verdicts (Holm over each data set's family).
+pub const ALPHA: f64 = 0.05;
 
-/// How much a run's validation top-1 error still moved at its end: the range (max − min, in
-/// percentage points) over its last [`PLATEAU_EPOCHS`] epochs; `None` for a shorter run.
-pub fn plateau_range(metrics: &[EpochRow]) -> Option<f64> {
-    let tail = metrics.get(metrics.len().checked_sub(PLATEAU_EPOCHS)?..)?;
-    let errs = tail.iter().map(|r| r.val_top1_err);
-    let max = errs.clone().fold(f64::NEG_INFINITY, f64::max);
-    let min = errs.fold(f64::INFINITY, f64::min);
-    Some(max - min)
+/// Epochs a run spent at its first learning rate (before the schedule's first drop or decay
+/// below 99 % of it).
+pub fn epochs_at_initial_lr(metrics: &[EpochRow]) -> usize {
+    let Some(first) = metrics.first() else {
+        return 0;
+    };
+    metrics
+        .iter()
+        .take_while(|r| r.lr >= 0.99 * first.lr)
+        .count()
 }
 
 /// Mean and sample standard deviation of values that may be absent: `None` unless every run
@@ -67,12 +73,18 @@ pub struct Group {
     /// Runs that failed to train (stalled or diverged): listed, not averaged, unless every
     /// run of the group failed.
     pub failed: usize,
-    /// Epochs run (max over seeds).
+    /// Epochs run: the fewest over seeds.
+    pub epochs_min: usize,
+    /// Epochs run: the most over seeds.
     pub epochs: usize,
     /// Mean test top-1 error, %.
     pub top1_err: f64,
     /// Standard deviation of test top-1 error over seeds (empty with one seed).
     pub top1_std: Option<f64>,
+    /// Lower end of the 95 % t-interval of the mean test top-1 error (empty with one seed).
+    pub top1_ci_low: Option<f64>,
+    /// Upper end of that interval.
+    pub top1_ci_high: Option<f64>,
     /// Mean test top-5 error, % (empty for fewer than 5 classes).
     pub top5_err: Option<f64>,
     /// Standard deviation of test top-5 error over seeds.
@@ -81,20 +93,6 @@ pub struct Group {
     pub val_top1_err: Option<f64>,
     /// Its standard deviation over seeds.
     pub val_top1_std: Option<f64>,
-    /// The largest [`plateau_range`] over the seeds: how much the least settled run's
-    /// validation error still moved in its last epochs (`None` if a run is shorter).
-    pub plateau_range: Option<f64>,
-    /// The seed spread the convergence criterion uses: the sample std of test top-1 error
-    /// pooled over the groups of this data set (training rows and evaluation rows apart)
-    /// that have two or more seeds that trained, sqrt(Σ (n_i − 1) s_i² / Σ (n_i − 1)).
-    /// Three seeds estimate one configuration's std too roughly to judge by alone (three
-    /// seeds that happen to agree give a std near 0); the pooled one has the whole study's
-    /// degrees of freedom. `None` where no group has two seeds.
-    pub seed_spread: Option<f64>,
-    /// The convergence criterion: every seed's [`plateau_range`] is smaller than
-    /// [`Group::seed_spread`], so more epochs would move a run by less than picking another
-    /// seed does; never for a group whose every run failed; `None` without a seed spread.
-    pub converged: Option<bool>,
     /// The paper's Table 3 top-1 error, beside ImageNet rows of its protocol (dense).
     pub paper_top1_err: Option<f64>,
     /// The paper's Table 3 top-5 error, likewise.
@@ -103,6 +101,8 @@ pub struct Group {
     curves: Vec<Vec<f64>>,
     #[serde(skip)]
     top1: Vec<f64>,
+    #[serde(skip)]
+    seeds_list: Vec<u64>,
     /// No run trained: the averaged runs are the failed ones.
     #[serde(skip)]
     all_failed: bool,
@@ -124,6 +124,15 @@ impl Group {
         &self.top1
     }
 
+    /// (seed, test top-1 error) of each seed, for tests paired by seed.
+    pub fn by_seed(&self) -> Vec<(u64, f64)> {
+        self.seeds_list
+            .iter()
+            .copied()
+            .zip(self.top1.iter().copied())
+            .collect()
+    }
+
     /// The label used in tables and plots: `D`, `D-bn`.
     pub fn label(&self) -> String {
         if self.batch_norm {
@@ -141,36 +150,7 @@ fn is_imagenet(dataset: &str) -> bool {
 /// Groups the runs by recipe (their config without the seed) and test protocol, in the
 /// paper's order, the training runs' own rows first. Only runs of one recipe are averaged.
 pub fn group(runs: &[Run]) -> Vec<Group> {
-    let mut groups = group_by_recipe(runs);
-    judge_convergence(&mut groups);
-    groups
-}
-
-/// Sets [`Group::seed_spread`] and [`Group::converged`] for every group.
-fn judge_convergence(groups: &mut [Group]) {
-    // Per (data set, training or evaluation rows): Σ (n_i − 1) s_i² and Σ (n_i − 1).
-    let mut pooled: BTreeMap<(&str, bool), (f64, usize)> = BTreeMap::new();
-    for g in groups.iter().filter(|g| !g.all_failed) {
-        if let Some(s) = g.top1_std {
-            let sums = pooled.entry((&g.dataset, g.primary)).or_default();
-            sums.0 += (g.seeds - 1) as f64 * s * s;
-            sums.1 += g.seeds - 1;
-        }
-    }
-    let spreads: Vec<Option<f64>> = groups
-        .iter()
-        .map(|g| {
-            let (sum_sq, dof) = pooled.get(&(g.dataset.as_str(), g.primary))?;
-            Some((sum_sq / *dof as f64).sqrt())
-        })
-        .collect();
-    for (g, spread) in groups.iter_mut().zip(spreads) {
-        g.seed_spread = spread;
-        g.converged = g
-            .plateau_range
-            .zip(spread)
-            .map(|(r, s)| r < s && !g.all_failed);
-    }
+    group_by_recipe(runs)
 }
 
 fn group_by_recipe(runs: &[Run]) -> Vec<Group> {
@@ -227,9 +207,7 @@ fn group_by_recipe(runs: &[Run]) -> Vec<Group> {
             let (top1_err, top1_std) = mean_std(&top1);
             let (top5_err, top5_std) = mean_std_all(&top5);
             let (val_top1_err, val_top1_std) = mean_std_all(&val);
-            let ranges: Option<Vec<f64>> =
-                members.iter().map(|m| plateau_range(&m.metrics)).collect();
-            let plateau_range = ranges.map(|r| r.into_iter().fold(0.0, f64::max));
+            let summary = stats::summarize(&top1);
             let arch = Arch::parse(&first.arch).ok();
             // Table 3 is dense evaluation: its numbers stand beside dense rows only.
             let paper = arch
@@ -254,22 +232,23 @@ fn group_by_recipe(runs: &[Run]) -> Vec<Group> {
                 params: first.params,
                 seeds: members.len(),
                 failed,
+                epochs_min: members.iter().map(|m| m.result.epochs).min().unwrap_or(0),
                 epochs: members.iter().map(|m| m.result.epochs).max().unwrap_or(0),
                 top1_err,
                 top1_std,
+                top1_ci_low: summary.ci.map(|c| c.0),
+                top1_ci_high: summary.ci.map(|c| c.1),
                 top5_err,
                 top5_std,
                 val_top1_err,
                 val_top1_std,
-                plateau_range,
-                seed_spread: None,
-                converged: None,
                 paper_top1_err: paper.map(|p| p.1),
                 paper_top5_err: paper.map(|p| p.2),
                 curves: members
                     .iter()
                     .map(|m| m.metrics.iter().map(|r| r.val_top1_err).collect())
                     .collect(),
+                seeds_list: members.iter().map(|m| m.result.seed).collect(),
                 top1,
                 all_failed,
             }
@@ -277,7 +256,29 @@ fn group_by_recipe(runs: &[Run]) -> Vec<Group> {
         .collect()
 }
 
-/// One of the paper's comparisons, measured.
+/// What a comparison's test says about the paper's claim (the plan's verdict rule).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Holm-adjusted p below [`ALPHA`], the difference in the paper's direction.
+    Supported,
+    /// Holm-adjusted p below [`ALPHA`], the difference against the paper's direction.
+    Contradicted,
+    /// Otherwise: the interval says what the data allow.
+    NotResolved,
+}
+
+impl Verdict {
+    /// As the report writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Supported => "supported",
+            Verdict::Contradicted => "contradicted",
+            Verdict::NotResolved => "not resolved",
+        }
+    }
+}
+
+/// One of the paper's comparisons, measured: second minus first.
 #[derive(Debug, Clone)]
 pub struct Comparison {
     /// What is compared, e.g. `A vs A-LRN`.
@@ -286,64 +287,131 @@ pub struct Comparison {
     pub question: &'static str,
     /// Mean top-1 error of the second minus the first, percentage points.
     pub diff: f64,
-    /// Standard error of that difference from the seed spread (`None` with one seed).
-    pub se: Option<f64>,
-    /// The paper's difference (ImageNet, Table 3), when known.
-    pub paper_diff: Option<f64>,
+    /// The paper's claim, as the report writes it (`+0.1`, `+7 % rel.`).
+    pub paper: &'static str,
+    /// The sign of the paper's difference: the direction a verdict is judged against.
+    pub paper_sign: f64,
+    /// Welch's test (the primary analysis); `None` unless both sides have two seeds.
+    pub welch: Option<TTest>,
+    /// Welch's p adjusted by Holm over the data set's comparisons.
+    pub holm_p: Option<f64>,
+    /// The test paired by seed, and the number of pairs (secondary).
+    pub paired: Option<(TTest, usize)>,
+    /// The test with the variance pooled over every configuration of the data set (secondary).
+    pub pooled: Option<TTest>,
 }
 
 impl Comparison {
-    /// Whether |diff| exceeds twice the standard error of the difference.
-    pub fn beyond_seed_noise(&self) -> Option<bool> {
-        self.se.map(|se| self.diff.abs() > 2.0 * se)
+    /// The verdict of the plan's rule; `None` without a test.
+    pub fn verdict(&self) -> Option<Verdict> {
+        let (welch, holm) = (self.welch?, self.holm_p?);
+        Some(if holm >= ALPHA {
+            Verdict::NotResolved
+        } else if welch.diff * self.paper_sign > 0.0 {
+            Verdict::Supported
+        } else {
+            Verdict::Contradicted
+        })
     }
 }
 
-fn compare(a: &Group, b: &Group, question: &'static str) -> Comparison {
-    let se = match (a.top1_std, b.top1_std) {
-        (Some(sa), Some(sb)) => Some((sa * sa / a.seeds as f64 + sb * sb / b.seeds as f64).sqrt()),
-        _ => None,
-    };
-    let paper_diff = match (a.paper_top1_err, b.paper_top1_err) {
-        (Some(pa), Some(pb)) => Some(pb - pa),
-        _ => None,
-    };
-    Comparison {
-        title: format!("{} vs {}", a.label(), b.label()),
-        question,
-        diff: b.top1_err - a.top1_err,
-        se,
-        paper_diff,
-    }
-}
+/// The paper's comparisons: the two configurations, the question, the paper's difference as
+/// written and its sign (Table 3 at S = Q = 256; B-5x5 from §4.1).
+const PAIRS: [(&str, &str, &str, &str, f64); 8] = [
+    ("A", "A-LRN", "does LRN help?", "+0.1", 1.0),
+    ("C", "D", "1x1 vs 3x3 convs at equal depth", "-1.1", -1.0),
+    ("B", "C", "extra 1x1 non-linearity", "-0.6", -1.0),
+    ("B", "B-5x5", "pairs of 3x3 vs one 5x5", "+7 % rel.", 1.0),
+    ("A", "B", "depth 11 -> 13", "-0.9", -1.0),
+    ("B", "D", "depth 13 -> 16", "-1.7", -1.0),
+    ("A", "D", "depth 11 -> 16", "-2.6", -1.0),
+    ("D", "E", "depth 16 -> 19", "+0.3", 1.0),
+];
 
-/// The paper's comparisons among `groups` of one data set: A vs A-LRN, C vs D, B vs B-5x5,
-/// and the depth chain A → B → D → E.
+/// The paper's comparisons among `groups` of one data set (those both of whose configurations
+/// are there), with Holm's adjustment over them.
 pub fn comparisons(groups: &[Group]) -> Vec<Comparison> {
-    let find = |arch: &str| groups.iter().find(|g| g.arch == arch && !g.batch_norm);
-    let pairs: [(&str, &str, &'static str); 7] = [
-        ("A", "A-LRN", "does LRN help? (paper: no)"),
-        (
-            "C",
-            "D",
-            "1x1 vs 3x3 convs at equal depth (paper: D better)",
-        ),
-        ("B", "C", "extra 1x1 non-linearity (paper: C better than B)"),
-        (
-            "B",
-            "B-5x5",
-            "pairs of 3x3 vs one 5x5 (paper: 5x5 net 7% worse)",
-        ),
-        ("A", "B", "depth 11 -> 13"),
-        ("B", "D", "depth 13 -> 16"),
-        ("A", "D", "depth 11 -> 16 (paper: D 2.6 pp better)"),
-    ];
-    let mut out: Vec<Comparison> = pairs
+    let find = |arch: &str| {
+        groups
+            .iter()
+            .find(|g| g.arch == arch && !g.batch_norm && !g.all_failed)
+    };
+    let pooled = stats::pooled_variance(
+        groups
+            .iter()
+            .filter(|g| !g.all_failed)
+            .map(|g| g.seed_top1()),
+    );
+    let mut out: Vec<Comparison> = PAIRS
         .iter()
-        .filter_map(|(x, y, q)| Some(compare(find(x)?, find(y)?, q)))
+        .filter_map(|&(x, y, question, paper, paper_sign)| {
+            let (a, b) = (find(x)?, find(y)?);
+            Some(Comparison {
+                title: format!("{} vs {}", a.label(), b.label()),
+                question,
+                diff: b.top1_err - a.top1_err,
+                paper,
+                paper_sign,
+                welch: stats::welch(a.seed_top1(), b.seed_top1()),
+                holm_p: None,
+                paired: stats::paired(&a.by_seed(), &b.by_seed()),
+                pooled: pooled
+                    .and_then(|(v, df)| stats::pooled(a.seed_top1(), b.seed_top1(), v, df)),
+            })
+        })
         .collect();
-    if let (Some(d), Some(e)) = (find("D"), find("E")) {
-        out.push(compare(d, e, "depth 16 -> 19 (paper: saturates)"));
+    let tested: Vec<usize> = (0..out.len()).filter(|&i| out[i].welch.is_some()).collect();
+    let p: Vec<f64> = tested
+        .iter()
+        .filter_map(|&i| out[i].welch.map(|t| t.p))
+        .collect();
+    for (&i, adjusted) in tested.iter().zip(stats::holm(&p)) {
+        out[i].holm_p = Some(adjusted);
     }
     out
+}
+
+/// An ablation arm's difference from the main arm for one configuration: ablation minus main.
+#[derive(Debug, Clone)]
+pub struct ArmComparison {
+    /// The configuration's label.
+    pub label: String,
+    /// The main arm's group.
+    pub main: Group,
+    /// The ablation arm's group.
+    pub arm: Group,
+    /// Welch's test of ablation − main.
+    pub welch: Option<TTest>,
+    /// The test paired by seed, and the number of pairs.
+    pub paired: Option<(TTest, usize)>,
+}
+
+impl ArmComparison {
+    /// Whether the ablation's whole 95 % interval lies below zero: the main protocol leaves
+    /// error on the table (the plan's rule for under-training).
+    pub fn main_under_trains(&self) -> Option<bool> {
+        self.welch.map(|t| t.ci.1 < 0.0)
+    }
+}
+
+/// Each configuration of `arm` beside the same configuration (data set, arch, BN) in `main`.
+pub fn arm_comparisons(main: &[Group], arm: &[Group]) -> Vec<ArmComparison> {
+    arm.iter()
+        .filter(|g| !g.all_failed)
+        .filter_map(|g| {
+            let m = main.iter().find(|m| {
+                m.dataset == g.dataset
+                    && m.arch == g.arch
+                    && m.batch_norm == g.batch_norm
+                    && !m.all_failed
+            })?;
+            Some(ArmComparison {
+                label: g.label(),
+                main: m.clone(),
+                arm: g.clone(),
+                welch: stats::welch(m.seed_top1(), g.seed_top1()),
+                paired: stats::paired(&m.by_seed(), &g.by_seed()),
+            })
+        })
+        .collect()
 }

@@ -1,11 +1,13 @@
 //! The report as Markdown: the depth table beside the paper's, the comparisons with their
-//! seed spread, the protocol rows, the plots and the runs that have not finished.
+//! tests and verdicts, the secondary analyses, an ablation arm beside the main one, the protocol
+//! rows, the plots and the runs that have not finished.
 
 use std::fmt::Write as _;
 use std::path::Path;
 
 use super::collect::Collection;
-use super::group::{Group, PLATEAU_EPOCHS, comparisons, plateau_range};
+use super::group::{ALPHA, ArmComparison, Comparison, Group, comparisons, epochs_at_initial_lr};
+use super::stats::TTest;
 
 fn pm(mean: f64, std: Option<f64>) -> String {
     match std {
@@ -19,18 +21,140 @@ fn pm_opt(mean: Option<f64>, std: Option<f64>) -> String {
     mean.map(|m| pm(m, std)).unwrap_or_else(|| "-".into())
 }
 
-/// The report as Markdown.
-pub fn markdown(dir: &Path, c: &Collection, all_groups: &[Group], plots: &[String]) -> String {
+/// `[lo, hi]` of an interval, 2 decimals.
+fn interval((lo, hi): (f64, f64)) -> String {
+    format!("[{lo:+.2}, {hi:+.2}]")
+}
+
+/// A p-value: 3 significant digits, `< 0.0001` below that.
+fn p_value(p: f64) -> String {
+    if p < 1e-4 {
+        "< 0.0001".into()
+    } else {
+        format!("{p:.4}")
+    }
+}
+
+/// A test's row cells: difference, interval, df, p.
+fn test_cells(t: &TTest) -> String {
+    format!(
+        "{:+.2} | {} | {:.1} | {}",
+        t.diff,
+        interval(t.ci),
+        t.df,
+        p_value(t.p)
+    )
+}
+
+/// The primary table: Welch, Holm, verdict.
+fn primary_table(md: &mut String, comps: &[Comparison]) {
+    let _ = writeln!(
+        md,
+        "\n### The paper's comparisons (test top-1 error; primary analysis)\n\n| comparison | question | paper (pp) | difference (pp) | 95 % interval | Welch df | p | Holm p | verdict |\n|---|---|---:|---:|---|---:|---:|---:|---|"
+    );
+    for c in comps {
+        let tested = c
+            .welch
+            .map(|t| test_cells(&t))
+            .unwrap_or_else(|| format!("{:+.2} | n/a (one seed) | | ", c.diff));
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} |",
+            c.title,
+            c.question,
+            c.paper,
+            tested,
+            c.holm_p.map(p_value).unwrap_or_default(),
+            c.verdict().map(|v| v.name()).unwrap_or("n/a")
+        );
+    }
+    let _ = writeln!(
+        md,
+        "\nDifference: second minus first, in percentage points of test top-1 error (negative: the second is better); paper: the same difference in Table 3 (S = Q = 256; B-5x5: §4.1). Each row is Welch's two-sample t-test, two-sided, with its 95 % interval; Holm p adjusts the p-values for the {} comparisons of this table together. Verdict, by the rule written before Study II's runs (`experiments/depth-fashion-mnist-plan.md`): **supported** when Holm p < {ALPHA} and the difference has the paper's sign, **contradicted** when Holm p < {ALPHA} and it has the other sign, **not resolved** otherwise (the interval then says how large an effect the data still allow).",
+        comps.iter().filter(|c| c.welch.is_some()).count()
+    );
+}
+
+/// The secondary tables: paired by seed, and pooled variance.
+fn secondary_tables(md: &mut String, comps: &[Comparison]) {
+    let _ = writeln!(
+        md,
+        "\n### Secondary analyses (no verdict rests on them)\n\n| comparison | pairs | paired difference (pp) | 95 % interval | df | p | pooled-variance difference | 95 % interval | df | p |\n|---|---:|---:|---|---:|---:|---:|---|---:|---:|"
+    );
+    for c in comps {
+        let paired = c
+            .paired
+            .map(|(t, n)| format!("{n} | {}", test_cells(&t)))
+            .unwrap_or_else(|| "0 | | | | ".into());
+        let pooled = c
+            .pooled
+            .map(|t| test_cells(&t))
+            .unwrap_or_else(|| " | | | ".into());
+        let _ = writeln!(md, "| {} | {paired} | {pooled} |", c.title);
+    }
+    let _ = writeln!(
+        md,
+        "\nPaired: the t-test of the per-seed differences over the seeds both configurations have (runs with the same seed share the data order and dropout streams, and A and A-LRN the initial weights too). Pooled: Student's t with the within-configuration variance pooled over every configuration of this table, sqrt(Σ (n_i − 1) s_i² / Σ (n_i − 1)). Both unadjusted."
+    );
+}
+
+/// The ablation arm beside the main one.
+fn ablation_section(md: &mut String, arm_dir: &Path, arms: &[ArmComparison]) {
+    let _ = writeln!(
+        md,
+        "## Ablation arm: {}\n\nEach configuration of the arm beside the same configuration of the main study: test top-1 error, ablation minus main (negative: the ablation is better).\n\n| config | main: mean (n) | ablation: mean (n) | difference (pp) | 95 % interval | Welch df | p | paired difference (pp) | 95 % interval | pairs | main protocol under-trains? |\n|---|---:|---:|---:|---|---:|---:|---:|---|---:|---|",
+        arm_dir.display()
+    );
+    for a in arms {
+        let welch = a
+            .welch
+            .map(|t| test_cells(&t))
+            .unwrap_or_else(|| " | | | ".into());
+        let paired = a
+            .paired
+            .map(|(t, n)| format!("{:+.2} | {} | {n}", t.diff, interval(t.ci)))
+            .unwrap_or_else(|| " | | 0".into());
+        let verdict = match (a.main_under_trains(), a.welch) {
+            (Some(true), Some(t)) => {
+                format!("yes, by {:.2} pp (interval {})", -t.diff, interval(t.ci))
+            }
+            (Some(false), _) => "no".into(),
+            _ => "n/a".into(),
+        };
+        let _ = writeln!(
+            md,
+            "| {} | {:.2} ({}) | {:.2} ({}) | {welch} | {paired} | {verdict} |",
+            a.label, a.main.top1_err, a.main.seeds, a.arm.top1_err, a.arm.seeds
+        );
+    }
+    let _ = writeln!(
+        md,
+        "\nThe rule (written before the runs): the main protocol under-trains a configuration when the whole 95 % Welch interval of ablation − main lies below zero.\n"
+    );
+}
+
+/// The report as Markdown; `arm` is an ablation arm's directory and its comparisons.
+pub fn markdown(
+    dir: &Path,
+    c: &Collection,
+    all_groups: &[Group],
+    plots: &[String],
+    arm: Option<(&Path, &[ArmComparison])>,
+) -> String {
     let groups: Vec<Group> = all_groups.iter().filter(|g| g.primary).cloned().collect();
     let protocol_groups: Vec<&Group> = all_groups.iter().filter(|g| !g.primary).collect();
     let mut md = String::new();
+    let made_by = match arm {
+        Some((arm_dir, _)) => format!("{} --ablation {}", dir.display(), arm_dir.display()),
+        None => dir.display().to_string(),
+    };
     let _ = writeln!(md, "# Depth study: {}\n", dir.display());
     let _ = writeln!(
         md,
-        "{} finished runs in {} configurations. Errors in % (mean ± sample std over seeds): **test** errors of each run's model at its best epoch, the epoch chosen by validation error (`val top-1`; on the test split itself where no validation split is held out). Made by `vgg-train report {}`.\n",
+        "{} finished runs in {} configurations. Errors in % (mean ± sample std over seeds, and the 95 % t-interval of the mean): **test** errors of each run's model at its best epoch, the epoch chosen by validation error (`val top-1`; on the test split itself where no validation split is held out). Made by `vgg-train report {}`.\n",
         c.runs.iter().filter(|r| r.primary).count(),
         groups.len(),
-        dir.display()
+        made_by
     );
     let datasets: Vec<String> = {
         let mut d: Vec<String> = groups.iter().map(|g| g.dataset.clone()).collect();
@@ -46,86 +170,47 @@ pub fn markdown(dir: &Path, c: &Collection, all_groups: &[Group], plots: &[Strin
         let _ = writeln!(md, "## {ds}\n");
         let _ = writeln!(
             md,
-            "| config | recipe | weight layers | params | top-1 err | top-5 err | val top-1 err | seeds | failed | epochs | val range, last {PLATEAU_EPOCHS} epochs | converged? |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+            "| config | recipe | weight layers | params | top-1 err | 95 % interval | top-5 err | val top-1 err | seeds | failed | epochs |\n|---|---|---:|---:|---:|---|---:|---:|---:|---:|---|"
         );
         for g in &gs {
             let _ = writeln!(
                 md,
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 g.label(),
                 g.recipe,
                 g.weight_layers,
                 g.params,
                 pm(g.top1_err, g.top1_std),
+                g.top1_ci_low
+                    .zip(g.top1_ci_high)
+                    .map(|(lo, hi)| format!("[{lo:.2}, {hi:.2}]"))
+                    .unwrap_or_else(|| "-".into()),
                 pm_opt(g.top5_err, g.top5_std),
                 pm_opt(g.val_top1_err, g.val_top1_std),
                 g.seeds,
                 g.failed,
-                g.epochs,
-                g.plateau_range
-                    .map(|r| format!("{r:.2}"))
-                    .unwrap_or_else(|| "-".into()),
-                match g.converged {
-                    Some(true) => "yes",
-                    Some(false) => "no",
-                    None => "n/a (one seed)",
-                }
+                if g.epochs_min == g.epochs {
+                    g.epochs.to_string()
+                } else {
+                    format!("{}–{}", g.epochs_min, g.epochs)
+                },
             );
         }
-        let spread = gs
-            .first()
-            .and_then(|g| g.seed_spread)
-            .map(|s| format!(" (here {s:.2} pp)"))
-            .unwrap_or_default();
-        let _ = writeln!(
-            md,
-            "\nConvergence: `val range` is, for the least settled seed, how much the validation top-1 error still moved (max − min) over the run's last {PLATEAU_EPOCHS} epochs; a configuration counts as converged when that is smaller than the study's seed spread{spread}, so that more epochs would change a run by less than another seed does. The seed spread is the sample std of test top-1 error pooled over the configurations with two or more seeds, sqrt(Σ (n_i − 1) s_i² / Σ (n_i − 1)): three seeds estimate one configuration's std too roughly to judge by alone (three that happen to agree give a std near 0)."
-        );
         if gs.iter().any(|g| g.failed > 0) {
             let _ = writeln!(
                 md,
-                "\nFailed runs: `failed` counts the seeds that did not train (status `stalled`, training loss at chance, or `diverged`). They are listed under Runs but left out of the means, the spread and the comparisons, which describe the runs that trained; `seeds` counts those (a configuration whose every run failed shows the failed runs' errors and is not converged)."
+                "\nFailed runs: `failed` counts the seeds that did not train (status `stalled`, training loss at chance, or `diverged`). They are listed under Runs but left out of the means, the intervals and the comparisons, which describe the runs that trained; `seeds` counts those (a configuration whose every run failed shows the failed runs' errors and is left out of the comparisons)."
             );
         }
         let comps = comparisons(&gs);
-        let imagenet = comps.iter().any(|c| c.paper_diff.is_some());
         if !comps.is_empty() {
-            let _ = writeln!(
-                md,
-                "\n### The paper's comparisons (test top-1 error)\n\n| comparison | question | difference (pp) | 2 × SE of difference | larger than seed spread? |{}\n|---|---|---:|---:|---|{}",
-                if imagenet { " paper |" } else { "" },
-                if imagenet { "---:|" } else { "" }
-            );
-            for cmp in &comps {
-                let se = cmp
-                    .se
-                    .map(|s| format!("{:.2}", 2.0 * s))
-                    .unwrap_or("n/a".into());
-                let verdict = match cmp.beyond_seed_noise() {
-                    Some(true) => "yes",
-                    Some(false) => "no",
-                    None => "n/a (one seed)",
-                };
-                let _ = write!(
-                    md,
-                    "| {} | {} | {:+.2} | {} | {} |",
-                    cmp.title, cmp.question, cmp.diff, se, verdict
-                );
-                if imagenet {
-                    let p = cmp
-                        .paper_diff
-                        .map(|d| format!("{d:+.1}"))
-                        .unwrap_or_default();
-                    let _ = write!(md, " {p} |");
-                }
-                md.push('\n');
-            }
-            let _ = writeln!(
-                md,
-                "\nA difference counts as larger than the seed spread when it exceeds twice its standard error, sqrt(s_a²/n_a + s_b²/n_b)."
-            );
+            primary_table(&mut md, &comps);
+            secondary_tables(&mut md, &comps);
         }
         md.push('\n');
+    }
+    if let Some((arm_dir, arms)) = arm {
+        ablation_section(&mut md, arm_dir, arms);
     }
     if !protocol_groups.is_empty() {
         let _ = writeln!(
@@ -171,14 +256,14 @@ pub fn markdown(dir: &Path, c: &Collection, all_groups: &[Group], plots: &[Strin
     }
     let _ = writeln!(
         md,
-        "## Runs\n\n| run | arch | protocol | Q | seed | top-1 err | top-5 err | val top-1 err | best epoch | epochs | val range, last {PLATEAU_EPOCHS} | status | wall s |\n|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|"
+        "## Runs\n\n| run | arch | protocol | Q | seed | top-1 err | top-5 err | val top-1 err | best epoch | epochs | epochs at first lr | final train loss | status | wall s |\n|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|"
     );
     let f = |v: Option<f64>| v.map(|x| format!("{x:.2}")).unwrap_or_else(|| "-".into());
     for r in &c.runs {
         let x = &r.result;
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {:.2} | {} | {} | {} | {} | {} | {} | {:.0} |",
+            "| {} | {} | {} | {} | {} | {:.2} | {} | {} | {} | {} | {} | {} | {} | {:.0} |",
             x.name,
             x.arch,
             x.protocol,
@@ -189,7 +274,11 @@ pub fn markdown(dir: &Path, c: &Collection, all_groups: &[Group], plots: &[Strin
             f(x.val_top1_err),
             x.best_epoch,
             x.epochs,
-            f(plateau_range(&r.metrics)),
+            epochs_at_initial_lr(&r.metrics),
+            r.metrics
+                .last()
+                .map(|m| format!("{:.3}", m.train_loss))
+                .unwrap_or_else(|| "-".into()),
             x.status,
             x.wall_seconds
         );

@@ -1,6 +1,7 @@
 //! The report's plots, each written as PNG and SVG: test top-1 error against depth (every
-//! seed, and the mean with a ± std bar), and every run's validation learning curve, one panel
-//! per configuration. Text uses the bundled DejaVu Sans, so the PNGs render the same on a
+//! seed, and the mean with its 95 % t-interval), a forest plot of the paper's comparisons
+//! (differences with 95 % Welch intervals, zero marked), and every run's validation learning
+//! curve, one panel per configuration. Text uses the bundled DejaVu Sans, so the PNGs render the same on a
 //! machine without system fonts.
 
 use std::path::{Path, PathBuf};
@@ -10,7 +11,7 @@ use plotters::coord::Shift;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
-use super::Group;
+use super::{Comparison, Group};
 use crate::error::ReportError;
 
 static FONT: Once = Once::new();
@@ -138,16 +139,20 @@ fn draw_depth<DB: DrawingBackend>(
     groups: &[Group],
 ) -> Result<(), String> {
     let e = err::<DrawingAreaErrorKind<DB::ErrorType>>("error vs depth");
+    let ci = |g: &Group| {
+        g.top1_ci_low
+            .zip(g.top1_ci_high)
+            .unwrap_or((g.top1_err, g.top1_err))
+    };
     let ys = y_range(groups.iter().flat_map(|g| {
-        let s = g.top1_std.unwrap_or(0.0);
         let seeds = g.seed_top1().iter().copied();
-        seeds.chain([g.top1_err - s, g.top1_err + s])
+        seeds.chain([ci(g).0, ci(g).1])
     }));
     let xmin = groups.iter().map(|g| g.weight_layers).min().unwrap_or(8) as f64 - 1.0;
     let xmax = groups.iter().map(|g| g.weight_layers).max().unwrap_or(19) as f64 + 1.0;
     let mut chart = frame(
         &root,
-        "Test top-1 error vs depth (each seed, and mean ± std)",
+        "Test top-1 error vs depth (each seed; mean with its 95 % t-interval)",
         FULL,
         (
             "weight layers",
@@ -159,7 +164,7 @@ fn draw_depth<DB: DrawingBackend>(
     for (i, g) in groups.iter().enumerate() {
         let colour = palette(i);
         let x = g.weight_layers as f64 + (i % 2) as f64 * 0.15; // C and D share 16 layers
-        let s = g.top1_std.unwrap_or(0.0);
+        let (lo, hi) = ci(g);
         chart
             .draw_series(
                 g.seed_top1()
@@ -170,9 +175,9 @@ fn draw_depth<DB: DrawingBackend>(
         chart
             .draw_series(std::iter::once(ErrorBar::new_vertical(
                 x,
-                g.top1_err - s,
+                lo,
                 g.top1_err,
-                g.top1_err + s,
+                hi,
                 colour.stroke_width(2),
                 10,
             )))
@@ -198,6 +203,87 @@ fn draw_depth<DB: DrawingBackend>(
     let first = groups.first().map(|g| &g.dataset);
     if groups.iter().any(|g| Some(&g.dataset) != first) {
         legend(&mut chart, SeriesLabelPosition::UpperRight)?;
+    }
+    root.present().map_err(&e)
+}
+
+/// Size of the forest plot.
+const FOREST_SIZE: (u32, u32) = (900, 500);
+
+fn draw_forest<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    comps: &[Comparison],
+) -> Result<(), String> {
+    let e = err::<DrawingAreaErrorKind<DB::ErrorType>>("comparisons");
+    let tested: Vec<(&Comparison, (f64, f64))> = comps
+        .iter()
+        .filter_map(|c| c.welch.map(|t| (c, t.ci)))
+        .collect();
+    let lo = tested.iter().map(|(_, ci)| ci.0).fold(0f64, f64::min);
+    let hi = tested.iter().map(|(_, ci)| ci.1).fold(0f64, f64::max);
+    let pad = ((hi - lo) * 0.08).max(0.1);
+    root.fill(&WHITE).map_err(&e)?;
+    let n = tested.len().max(1) as f64;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            "Differences in test top-1 error (second − first) with 95 % Welch intervals",
+            ("sans-serif", FULL.caption),
+        )
+        .margin(FULL.margin)
+        .x_label_area_size(FULL.x_area)
+        .y_label_area_size(110)
+        .build_cartesian_2d(lo - pad..hi + pad, -0.5..n - 0.5)
+        .map_err(&e)?;
+    let names: Vec<String> = tested.iter().map(|(c, _)| c.title.clone()).collect();
+    chart
+        .configure_mesh()
+        .x_desc("difference (pp; negative: the second is better); green: supported, red: contradicted, grey: not resolved (Holm, 0.05)")
+        .y_labels(tested.len().max(1))
+        .y_label_formatter(&|y| {
+            let i = y.round();
+            if (y - i).abs() < 1e-6 && i >= 0.0 {
+                names
+                    .get(names.len().saturating_sub(1 + i as usize))
+                    .cloned()
+                    .unwrap_or_default()
+            } else {
+                String::new()
+            }
+        })
+        .disable_y_mesh()
+        .label_style(("sans-serif", FULL.labels))
+        .draw()
+        .map_err(&e)?;
+    chart
+        .draw_series(std::iter::once(PathElement::new(
+            vec![(0.0, -0.5), (0.0, n - 0.5)],
+            BLACK.stroke_width(1),
+        )))
+        .map_err(&e)?;
+    for (i, (c, (l, h))) in tested.iter().enumerate() {
+        let y = n - 1.0 - i as f64;
+        let colour = match c.verdict() {
+            Some(super::Verdict::Supported) => palette(2),
+            Some(super::Verdict::Contradicted) => palette(3),
+            _ => palette(7),
+        };
+        chart
+            .draw_series(std::iter::once(ErrorBar::new_horizontal(
+                y,
+                *l,
+                c.diff,
+                *h,
+                colour.stroke_width(2),
+                10,
+            )))
+            .map_err(&e)?;
+        chart
+            .draw_series(std::iter::once(Circle::new(
+                (c.diff, y),
+                5,
+                colour.filled(),
+            )))
+            .map_err(&e)?;
     }
     root.present().map_err(&e)
 }
@@ -286,6 +372,18 @@ pub fn error_vs_depth(groups: &[Group], out: &Path) -> Result<Vec<PathBuf>, Repo
         DEPTH_SIZE,
         |a| draw_depth(a, groups),
         |a| draw_depth(a, groups),
+    )
+}
+
+/// `comparisons.{png,svg}` in `out`: the forest plot of `comps` (green: supported, red:
+/// contradicted, grey: not resolved).
+pub fn forest(comps: &[Comparison], out: &Path) -> Result<Vec<PathBuf>, ReportError> {
+    write_plot(
+        out,
+        "comparisons",
+        FOREST_SIZE,
+        |a| draw_forest(a, comps),
+        |a| draw_forest(a, comps),
     )
 }
 

@@ -102,7 +102,10 @@ fn t_test(diff: f64, se: f64, df: f64) -> TTest {
 fn mean_var(v: &[f64]) -> (f64, f64) {
     let n = v.len() as f64;
     let mean = v.iter().sum::<f64>() / n;
-    (mean, v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0))
+    (
+        mean,
+        v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0),
+    )
 }
 
 /// Welch's two-sample t-test of `mean(b) − mean(a)` (unequal variances, Welch–Satterthwaite
@@ -217,6 +220,80 @@ mod tests {
         let t = welch(&[1.0, 1.0], &[2.0, 2.0]).unwrap();
         assert_eq!(t.p, 0.0);
         assert!(welch(&[1.0], &[1.0, 2.0]).is_none());
+    }
+
+    /// Every function against scipy's values (`scripts/peer/stats_reference.py`).
+    #[test]
+    fn every_function_matches_scipy() {
+        let fixture: serde_json::Value =
+            serde_json::from_str(include_str!("../../tests/fixtures/stats_scipy.json")).unwrap();
+        let f = |v: &serde_json::Value| v.as_f64().unwrap();
+        let list = |v: &serde_json::Value| -> Vec<f64> {
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap())
+                .collect()
+        };
+        for c in fixture["t_quantile"].as_array().unwrap() {
+            let got = t_quantile(f(&c["p"]), f(&c["df"]));
+            assert!(close(got, f(&c["q"]), 1e-8), "{c}: {got}");
+        }
+        for c in fixture["two_sided_p"].as_array().unwrap() {
+            let got = two_sided_p(f(&c["t"]), f(&c["df"]));
+            assert!((got - f(&c["p"])).abs() < 1e-10, "{c}: {got}");
+        }
+        for c in fixture["mean_ci"].as_array().unwrap() {
+            let s = summarize(&list(&c["values"]));
+            assert!(close(s.mean, f(&c["mean"]), 1e-12), "{c}");
+            assert!(close(s.std.unwrap(), f(&c["std"]), 1e-10), "{c}");
+            let ci = list(&c["ci"]);
+            assert!(close(s.ci.unwrap().0, ci[0], 1e-8) && close(s.ci.unwrap().1, ci[1], 1e-8));
+        }
+        let check = |t: TTest, c: &serde_json::Value| {
+            assert!(close(t.diff, f(&c["diff"]), 1e-10), "{c}: {t:?}");
+            assert!(close(t.t, f(&c["t"]), 1e-8), "{c}: {t:?}");
+            assert!(close(t.df, f(&c["df"]), 1e-8), "{c}: {t:?}");
+            assert!((t.p - f(&c["p"])).abs() < 1e-9, "{c}: {t:?}");
+            let ci = list(&c["ci"]);
+            assert!(
+                close(t.ci.0, ci[0], 1e-8) && close(t.ci.1, ci[1], 1e-8),
+                "{c}: {t:?}"
+            );
+        };
+        for c in fixture["welch"].as_array().unwrap() {
+            check(welch(&list(&c["a"]), &list(&c["b"])).unwrap(), c);
+        }
+        for c in fixture["paired"].as_array().unwrap() {
+            let key = |v: Vec<f64>| -> Vec<(u64, f64)> {
+                v.into_iter()
+                    .enumerate()
+                    .map(|(i, x)| (i as u64, x))
+                    .collect()
+            };
+            let (t, n) = paired(&key(list(&c["a"])), &key(list(&c["b"]))).unwrap();
+            assert_eq!(n, list(&c["a"]).len());
+            check(t, c);
+        }
+        let pooled_fixture = &fixture["pooled"];
+        let groups: Vec<Vec<f64>> = fixture["mean_ci"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| list(&c["values"]))
+            .collect();
+        let (var, df) = pooled_variance(groups.iter().map(Vec::as_slice)).unwrap();
+        assert!(close(var, f(&pooled_fixture["variance"]), 1e-10));
+        assert_eq!(df, f(&pooled_fixture["df"]));
+        for c in pooled_fixture["tests"].as_array().unwrap() {
+            check(pooled(&list(&c["a"]), &list(&c["b"]), var, df).unwrap(), c);
+        }
+        for c in fixture["holm"].as_array().unwrap() {
+            let got = holm(&list(&c["p"]));
+            for (g, w) in got.iter().zip(list(&c["adjusted"])) {
+                assert!((g - w).abs() < 1e-12, "{c}: {got:?}");
+            }
+        }
     }
 
     #[test]
