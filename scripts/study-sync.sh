@@ -54,7 +54,7 @@ done <<< "$plan"
 if [ "$copied" -gt 0 ]; then
   # Regenerate the report as it was made (its `Made by` line keeps an --ablation ARM_DIR).
   made_by="$(grep -o 'Made by `vgg-train report [^`]*`' "$out_dir/report.md" 2> /dev/null |
-    sed 's/^Made by `vgg-train report //; s/`$//')"
+    sed 's/^Made by `vgg-train report //; s/`$//' || true)"
   if [ -n "$made_by" ]; then
     # shellcheck disable=SC2086 # the recorded arguments are paths without spaces
     "$bin" report $made_by

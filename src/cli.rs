@@ -139,6 +139,13 @@ pub enum Command {
         #[arg(long, value_name = "FILE.safetensors")]
         out: PathBuf,
     },
+    /// Write TensorBoard event files (`<run>/tensorboard/`) for the runs under DIR from their
+    /// CSVs: for runs made before vgg-train wrote them, or with `run.tensorboard = false`.
+    /// Values already there are kept, none is written twice. Then `tensorboard --logdir DIR`.
+    Tensorboard {
+        /// Directory searched recursively for run directories.
+        dir: PathBuf,
+    },
     /// Turn the runs under DIR into report.md, report.csv and plots (PNG and SVG): a
     /// Table-3-style table with mean ± std over seeds and the paper's comparisons.
     Report {
@@ -350,6 +357,23 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             } else {
                 ExitCode::SUCCESS
             })
+        }
+        Some(Command::Tensorboard { dir }) => {
+            let runs = crate::report::collect(&dir)?;
+            if !runs.runs.iter().any(|r| r.primary) {
+                return Err(crate::error::ReportError::NoRuns { dir }.into());
+            }
+            let mut seen = std::collections::BTreeSet::new();
+            for run in runs.runs.iter().filter(|r| r.primary) {
+                if !seen.insert(run.dir.clone()) {
+                    continue;
+                }
+                let epochs = crate::train::events::backfill(&run.dir)
+                    .with_context(|| format!("writing events for {}", run.dir.display()))?;
+                println!("{}: {epochs} epochs", run.dir.display());
+            }
+            println!("tensorboard --logdir {}", dir.display());
+            Ok(ExitCode::SUCCESS)
         }
         Some(Command::Report { dir, out, ablation }) => {
             let out = out.unwrap_or_else(|| dir.clone());

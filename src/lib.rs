@@ -14,7 +14,7 @@
 //! ```text
 //! layer 3: cli                                          (arguments, one-line errors, exit codes)
 //! layer 2: train eval report bench predict sweep export device_check (the commands)
-//! layer 1: data augment model results device            (images, network, run dirs, devices)
+//! layer 1: data augment model results device tensorboard (images, network, run dirs, devices, events)
 //! layer 0: config arch error util                       (the experiment, the paper's tables, errors)
 //! ```
 //!
@@ -37,5 +37,6 @@ pub mod predict;
 pub mod report;
 pub mod results;
 pub mod sweep;
+pub mod tensorboard;
 pub mod train;
 pub mod util;

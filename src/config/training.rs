@@ -214,6 +214,8 @@ pub struct RunConfig {
     pub kernels: Kernels,
     /// Parent of the run directory.
     pub output_dir: PathBuf,
+    /// Write TensorBoard event files into `<run dir>/tensorboard/` (`tensorboard --logdir`).
+    pub tensorboard: bool,
 }
 
 impl Default for RunConfig {
@@ -224,6 +226,7 @@ impl Default for RunConfig {
             precision: Precision::F32,
             kernels: Kernels::Own,
             output_dir: PathBuf::from("results"),
+            tensorboard: true,
         }
     }
 }

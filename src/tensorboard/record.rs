@@ -2,6 +2,7 @@
 //! `u64 length | u32 masked_crc32c(length) | data | u32 masked_crc32c(data)`, all little-endian
 //! (tensorflow/core/lib/io/record_writer.h; tensorboard/summary/writer/record_writer.py).
 
+use super::proto::DecodeError;
 use thiserror::Error;
 
 /// Bytes a record adds around its data: length (8), its checksum (4), the data's checksum (4).
@@ -38,13 +39,16 @@ pub enum RecordProblem {
         /// The masked CRC of the data bytes.
         computed: u32,
     },
+    /// The checksums hold but the data is not an event.
+    #[error("not an event: {0}")]
+    NotAnEvent(DecodeError),
 }
 
 /// TensorFlow's masked CRC32C (Castagnoli) of `bytes`: the CRC rotated right by 15 bits plus
 /// [`MASK_DELTA`].
 pub fn masked_crc32c(bytes: &[u8]) -> u32 {
     let crc = crc32c::crc32c(bytes);
-    ((crc >> 15) | (crc << 17)).wrapping_add(MASK_DELTA)
+    crc.rotate_right(15).wrapping_add(MASK_DELTA)
 }
 
 /// `data` framed as one record, ready to append to an events file.
@@ -101,19 +105,55 @@ fn le_u32(bytes: &[u8]) -> u32 {
 
 #[cfg(test)]
 mod tests {
+    use super::super::proto::{Event, SummaryData};
     use super::*;
 
+    /// An events file written by TensorBoard 2.21.0's own `RecordWriter` and protos:
+    /// `python3 scripts/peer/tensorboard_check.py --reference` prints it.
+    const TENSORBOARD_FILE: [u8; 159] = [
+        0x18, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xa3, 0x7f, 0x4b, 0x22, 0x09, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0xf8, 0x3f, 0x1a, 0x0d, 0x62, 0x72, 0x61, 0x69, 0x6e, 0x2e, 0x45,
+        0x76, 0x65, 0x6e, 0x74, 0x3a, 0x32, 0x2a, 0x28, 0x64, 0x6c, 0x20, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x29, 0xed, 0xa9, 0x50, 0x09, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x40, 0x10, 0x03, 0x2a, 0x13, 0x0a, 0x11, 0x0a, 0x0a, 0x74, 0x72, 0x61, 0x69, 0x6e, 0x2f,
+        0x6c, 0x6f, 0x73, 0x73, 0x15, 0x00, 0x00, 0x80, 0x3e, 0xb9, 0xb3, 0x44, 0xcb, 0x37, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xe7, 0xe8, 0xca, 0x59, 0x09, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x08, 0x40, 0x10, 0x01, 0x2a, 0x2a, 0x0a, 0x28, 0x0a, 0x05, 0x6e, 0x6f, 0x74,
+        0x65, 0x73, 0x42, 0x15, 0x08, 0x07, 0x12, 0x00, 0x42, 0x0f, 0x68, 0x65, 0x6c, 0x6c, 0x6f,
+        0x20, 0x2a, 0x2a, 0x77, 0x6f, 0x72, 0x6c, 0x64, 0x2a, 0x2a, 0x4a, 0x08, 0x0a, 0x06, 0x0a,
+        0x04, 0x74, 0x65, 0x78, 0x74, 0x70, 0x6d, 0x29, 0x9d,
+    ];
+
+    fn reference_events() -> Vec<Event> {
+        let text = SummaryData::Text("hello **world**".into());
+        let scalar = SummaryData::Scalar(0.25);
+        let events = [(2.0, 3, "train/loss", scalar), (3.0, 1, "notes", text)];
+        let summaries =
+            events.map(|(wall_time, step, tag, data)| Event::summary(wall_time, step, tag, data));
+        [vec![Event::file_version(1.5)], summaries.to_vec()].concat()
+    }
+
     #[test]
-    fn crc32c_of_the_standard_check_string() {
-        // The CRC-32C check value (RFC 3720 B.4; Castagnoli 1993).
-        assert_eq!(crc32c::crc32c(b"123456789"), 0xE306_9283);
-        let rotated = (0xE306_9283u32 >> 15) | (0xE306_9283u32 << 17);
-        assert_eq!(masked_crc32c(b"123456789"), rotated.wrapping_add(MASK_DELTA));
+    fn framed_events_equal_tensorboards_file() {
+        let ours: Vec<u8> = reference_events()
+            .iter()
+            .flat_map(|e| frame(&e.encode()))
+            .collect();
+        assert_eq!(ours, TENSORBOARD_FILE);
+        let (mut offset, mut events) = (0, Vec::new());
+        while let Some((data, next)) = read_record(&TENSORBOARD_FILE, offset).unwrap() {
+            events.push(Event::decode(data).unwrap());
+            offset = next;
+        }
+        assert_eq!(events, reference_events());
     }
 
     #[test]
     fn masked_crc32c_matches_tensorflow() {
+        // The CRC-32C check value (RFC 3720 B.4).
+        assert_eq!(crc32c::crc32c(b"123456789"), 0xE306_9283);
         // tensorboard.compat.tensorflow_stub.pywrap_tensorflow.masked_crc32c (tensorboard 2.21.0).
+        assert_eq!(masked_crc32c(b"123456789"), 0xc78a_b0e5);
         assert_eq!(masked_crc32c(b""), 0xa282_ead8);
         assert_eq!(masked_crc32c(&24u64.to_le_bytes()), 0x224b_7fa3);
     }
@@ -135,7 +175,10 @@ mod tests {
         for index in 0..record.len() {
             let mut bad = record.clone();
             bad[index] ^= 0x10;
-            assert!(read_record(&bad, 0).is_err(), "flipped byte {index} went unnoticed");
+            assert!(
+                read_record(&bad, 0).is_err(),
+                "flipped byte {index} went unnoticed"
+            );
         }
     }
 
@@ -144,7 +187,10 @@ mod tests {
         let record = frame(b"payload");
         for cut in 1..record.len() {
             let problem = read_record(&record[..cut], 0).unwrap_err();
-            assert!(matches!(problem, RecordProblem::Truncated { .. }), "cut at {cut}: {problem}");
+            assert!(
+                matches!(problem, RecordProblem::Truncated { .. }),
+                "cut at {cut}: {problem}"
+            );
         }
     }
 }

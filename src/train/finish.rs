@@ -129,6 +129,13 @@ pub(super) fn finalize(
     };
     results::write_csv(&paths.results(), std::slice::from_ref(&row))
         .map_err(|e| TrainError::io(paths.results(), e))?;
+    if exp.run.tensorboard {
+        let written = super::events::EventLog::open(&paths.dir, &exp.to_toml(), &rows)
+            .and_then(|mut log| log.test(best.epoch, row.top1_err, row.top5_err));
+        if let Err(e) = written {
+            eprintln!("warning: {e}; the test errors are not in the TensorBoard events");
+        }
+    }
     Ok(row)
 }
 /// Runs `[eval]`'s protocols on the best model and adds their rows after the training row,

@@ -48,9 +48,23 @@ struct RunSink {
     num_classes: usize,
     model: crate::config::ModelConfig,
     print: bool,
+    /// The run's TensorBoard events (`run.tensorboard`); dropped after a write failure.
+    events: Option<super::events::EventLog>,
+    /// Training steps per epoch (the global step of a batch's loss in the events).
+    steps_per_epoch: usize,
 }
 
 impl EpochSink for RunSink {
+    fn batch_loss(&mut self, epoch: usize, batch: usize, loss: f64) {
+        let step = (epoch.saturating_sub(1) * self.steps_per_epoch + batch) as i64;
+        if let Some(events) = &mut self.events
+            && let Err(e) = events.batch_loss(step, self.steps_per_epoch, loss)
+        {
+            eprintln!("warning: {e}; no more TensorBoard events this session");
+            self.events = None;
+        }
+    }
+
     fn epoch_done(&mut self, row: Result<EpochRow, String>) {
         let row = match row {
             Ok(row) => row,
@@ -103,6 +117,12 @@ impl EpochSink for RunSink {
         }
         if let Err(e) = results::write_csv(&self.path, &self.rows) {
             eprintln!("{}: {e}", self.path.display());
+        }
+        if let (Some(events), Some(row)) = (&mut self.events, self.rows.last())
+            && let Err(e) = events.epoch(row)
+        {
+            eprintln!("warning: {e}; no more TensorBoard events this session");
+            self.events = None;
         }
     }
 }
@@ -199,7 +219,8 @@ pub(super) fn fit(session: Session<'_>) -> Result<usize, TrainError> {
         .with_weight_decay(weight_decay)
         .init();
     let n = devices.len();
-    let scheduler = EpochSchedule::new(t, train_loader.steps_per_epoch(), state.clone());
+    let steps_per_epoch = train_loader.steps_per_epoch();
+    let scheduler = EpochSchedule::new(t, steps_per_epoch, state.clone());
     let plateau = (t.schedule == Schedule::Plateau).then_some(PlateauRule {
         patience: t.patience,
         gamma: t.gamma,
@@ -238,6 +259,13 @@ pub(super) fn fit(session: Session<'_>) -> Result<usize, TrainError> {
         training = training.checkpoint(epoch);
     }
     let inner = tui.then(|| default_renderer(training.interrupter(), resume));
+    let events = if exp.run.tensorboard {
+        super::events::EventLog::open(&paths.dir, &exp.to_toml(), &rows)
+            .map_err(|e| eprintln!("warning: {e}; no TensorBoard events this session"))
+            .ok()
+    } else {
+        None
+    };
     let sink = RunSink {
         rows,
         path: paths.metrics(),
@@ -247,6 +275,8 @@ pub(super) fn fit(session: Session<'_>) -> Result<usize, TrainError> {
         num_classes: data.num_classes,
         model: exp.model.clone(),
         print: !tui,
+        events,
+        steps_per_epoch,
     };
     training = training.renderer(Box::new(EpochReporter::new(
         inner,

@@ -20,6 +20,9 @@ pub trait EpochSink: Send + Sync {
     /// Called once per epoch, after validation and before the checkpoint is written; `Err`
     /// names a metric burn-train did not report (the run must stop: no row may be made up).
     fn epoch_done(&mut self, row: Result<EpochRow, String>);
+
+    /// Called for each training batch's loss: `batch` counts from 1 within `epoch`.
+    fn batch_loss(&mut self, _epoch: usize, _batch: usize, _loss: f64) {}
 }
 
 /// The metrics the runs register, as burn-train names them.
@@ -59,6 +62,8 @@ pub struct EpochReporter<S: EpochSink> {
     epoch_start: Option<Instant>,
     train_seconds: f64,
     split_start: Option<Instant>,
+    /// Training batches whose loss this epoch reported so far.
+    batches: usize,
     sink: S,
 }
 
@@ -76,16 +81,31 @@ impl<S: EpochSink> EpochReporter<S> {
             epoch_start: None,
             train_seconds: 0.0,
             split_start: None,
+            batches: 0,
             sink,
         }
     }
 
     fn record(&mut self, state: &MetricState, valid: bool) {
-        let MetricState::Numeric(entry, Some(NumericEntry::Final(v))) = state else {
+        let MetricState::Numeric(entry, Some(value)) = state else {
             return;
         };
         let Some(name) = self.names.get(&entry.metric_id) else {
             return;
+        };
+        let v = match value {
+            NumericEntry::Final(v) => v,
+            NumericEntry::Value(v)
+            | NumericEntry::Aggregated {
+                aggregated_value: v,
+                ..
+            } => {
+                if !valid && name == LOSS {
+                    self.batches += 1;
+                    self.sink.batch_loss(self.epoch, self.batches, *v);
+                }
+                return;
+            }
         };
         let values = if valid {
             &mut self.valid
@@ -138,6 +158,7 @@ impl<S: EpochSink> EpochReporter<S> {
         let row = self.epoch_row(seconds);
         self.sink.epoch_done(row);
         self.epoch += 1;
+        self.batches = 0;
         self.epoch_start = None;
         // Each epoch reports afresh: a value must not carry over into the next row.
         let items = self.train.items;
