@@ -82,10 +82,9 @@ pub fn adapter_name(spec: DeviceSpec, device: &Device) -> String {
     if !matches!(
         spec,
         DeviceSpec::Flex | DeviceSpec::TchCpu | DeviceSpec::TchCuda(_)
-    ) {
-        if let Some(id) = device.identity() {
-            return id.name;
-        }
+    ) && let Some(id) = device.identity()
+    {
+        return id.name;
     }
     let _ = device;
     spec.name()
