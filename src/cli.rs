@@ -86,17 +86,17 @@ pub enum Command {
         /// Directory searched recursively for images.
         dir: PathBuf,
         /// Worker threads.
-        #[arg(long, default_value_t = 1)]
-        threads: usize,
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1024))]
+        threads: u32,
         /// Shorter side S before the crop.
-        #[arg(long, default_value_t = 256)]
-        scale: usize,
-        /// Crop side.
-        #[arg(long, default_value_t = 224)]
-        crop: usize,
+        #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=4096))]
+        scale: u32,
+        /// Crop side (at most --scale).
+        #[arg(long, default_value_t = 224, value_parser = clap::value_parser!(u32).range(1..=4096))]
+        crop: u32,
         /// Passes over the files.
-        #[arg(long, default_value_t = 2)]
-        repeat: usize,
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        repeat: u32,
     },
     /// Evaluate a trained run (its model.bpk) or a weights file with the config's `[eval]`
     /// protocols (center, dense, multi-scale, multi-crop, multi-crop+dense) on the validation
@@ -265,11 +265,18 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             crop,
             repeat,
         }) => {
+            if crop > scale {
+                return Err(clap::Error::raw(
+                    clap::error::ErrorKind::ValueValidation,
+                    format!("--crop {crop} is larger than --scale {scale}: the crop is cut from the image rescaled to S; give --crop <= --scale"),
+                )
+                .into());
+            }
             let opts = crate::bench::data::DataBenchOptions {
-                threads,
-                scale,
-                crop,
-                repeat,
+                threads: threads as usize,
+                scale: scale as usize,
+                crop: crop as usize,
+                repeat: repeat as usize,
             };
             let row = crate::bench::data::bench_data(&dir, opts)?;
             let s = crate::bench::data::stages(&dir, opts)?;
@@ -481,7 +488,14 @@ fn print_stdout(text: &str) {
 /// Exit status for an error: 2 for usage, config and data errors, 1 for the rest.
 pub fn exit_code(err: &anyhow::Error) -> ExitCode {
     for cause in err.chain() {
-        if cause.is::<ConfigError>() || cause.is::<DataError>() {
+        if cause.is::<ConfigError>()
+            || cause.is::<DataError>()
+            || cause.is::<clap::Error>()
+            || matches!(
+                cause.downcast_ref::<crate::error::ExportError>(),
+                Some(crate::error::ExportError::Out { .. })
+            )
+        {
             return ExitCode::from(2);
         }
         if let Some(t) = cause.downcast_ref::<TrainError>() {

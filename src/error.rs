@@ -286,6 +286,14 @@ pub enum ExportError {
         /// What went wrong.
         what: String,
     },
+    /// `--out` names a file the export must not write.
+    #[error("{}: {why}", path.display())]
+    Out {
+        /// The `--out` path.
+        path: PathBuf,
+        /// Why it is refused, and the fix.
+        why: String,
+    },
     /// An output file could not be written.
     #[error("{}: {error}; check that its directory exists and is writable", path.display())]
     Write {

@@ -241,6 +241,36 @@ pub struct Exported {
     pub tensors: usize,
 }
 
+/// Refuses an `--out` that would overwrite what it exports or something that is not an
+/// export: it must end in `.safetensors` (its JSON goes beside it with `.json`), and neither
+/// file may be the weights being read.
+fn check_outputs(weights: &Path, out: &Path) -> Result<(), ExportError> {
+    let refuse = |why: String| {
+        Err(ExportError::Out {
+            path: out.to_path_buf(),
+            why,
+        })
+    };
+    if out.extension().is_none_or(|e| e != "safetensors") {
+        return refuse(
+            "--out must name a .safetensors file (the JSON description is written beside it as .json)".into(),
+        );
+    }
+    let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    };
+    for target in [out.to_path_buf(), out.with_extension("json")] {
+        if same(&target, weights) {
+            return refuse(format!(
+                "{} is the weights file being exported; write the export elsewhere",
+                target.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Loads `exp`'s network with `weights` (default: the run's `model.bpk`; torchvision's `.pth`
 /// and exported `.safetensors` files work too) and writes it to `out` (safetensors) and its
 /// description beside it (`out` with `.json`), each atomically.
@@ -252,6 +282,7 @@ pub fn export(
     let weights = weights
         .map(Path::to_path_buf)
         .unwrap_or_else(|| exp.run_dir().join("model.bpk"));
+    check_outputs(&weights, out)?;
     let spec = crate::device::DeviceSpec::parse(&exp.run.device).map_err(ExportError::Device)?;
     let device = spec.device().map_err(ExportError::Device)?;
     let classes = crate::predict::num_classes(exp);

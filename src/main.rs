@@ -32,18 +32,25 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(e) => {
-            // clap's own message, first line only, plus where to look.
+            // clap's own message on one line (with the arguments it names, which follow on the
+            // next lines), without its usage block, plus where to look.
             let text = e.to_string();
-            let first = text.lines().next().unwrap_or("bad command line");
-            let first = first.trim_start_matches("error: ");
-            eprintln!("error: {first} (see vgg-train --help)");
+            let body = text.split("\n\nUsage:").next().unwrap_or(&text);
+            let body = body
+                .split("\n\nFor more information")
+                .next()
+                .unwrap_or(body);
+            let body = vgg_train::util::one_line(body.trim().trim_start_matches("error: "));
+            eprintln!("error: {body} (see vgg-train --help)");
             return ExitCode::from(2);
         }
     };
     match vgg_train::cli::run(cli) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {}", vgg_train::util::one_line(&format!("{err:#}")));
+            let text = vgg_train::util::one_line(&format!("{err:#}"));
+            // clap's errors carry their own prefix.
+            eprintln!("error: {}", text.trim_start_matches("error: "));
             vgg_train::cli::exit_code(&err)
         }
     }

@@ -74,6 +74,11 @@ pub fn on_compute_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     rayon::join(f, || ()).0
 }
 
+/// The CPU threads this process may use (1 where unknown).
+pub fn cpu_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 /// The CPU's model name (`AMD EPYC 9R14 96-Core Processor`), from `/proc/cpuinfo`; `unknown
 /// CPU` where it cannot be read.
 pub fn cpu_model() -> String {

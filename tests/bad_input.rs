@@ -13,7 +13,11 @@
 //! missing CIFAR batch, empty class folder, train/val class folders that differ, no class
 //! folders, unreadable image met during training, output directory that cannot be created,
 //! non-UTF-8 config path, checkpoint of another arch, corrupt results.csv, empty sweep
-//! manifest, report of a directory without runs.
+//! manifest, report of a directory without runs, NaN or infinity in a float key, absurd sizes
+//! and thread counts, a width that rounds layers to no channel, an even LRN window, an empty
+//! protocol list, a head smaller than the data's classes, an export over its own weights or to
+//! a non-safetensors name, a missing required argument, bench-data's zero scale or oversized
+//! crop.
 
 mod util;
 
@@ -564,4 +568,110 @@ fn corrupt_or_foreign_weights_files_are_refused_with_the_file_named() {
             &[weights.file_name().unwrap().to_str().unwrap(), needle],
         );
     }
+}
+
+#[test]
+fn nan_and_infinite_numbers_are_refused_naming_the_key() {
+    config_case("[train]\nmin_lr = nan\n", &["train.min_lr", "finite"]);
+    config_case("[model.lrn]\nalpha = nan\n", &["model.lrn.alpha", "finite"]);
+    config_case("[model.lrn]\nk = inf\n", &["model.lrn.k", "finite"]);
+    config_case("[data]\nmean = [nan, 0.4, 0.4]\n", &["data.mean", "finite"]);
+    config_case("[data]\nstd = [0.2, inf, 0.2]\n", &["data.std", "finite"]);
+}
+
+#[test]
+fn absurd_sizes_and_thread_counts_are_refused_before_any_work() {
+    config_case(
+        "[data]\nimage_size = 100000000000000\n",
+        &["data.image_size", "[32, 1024]"],
+    );
+    config_case(
+        "[augment]\ncrop_padding = 100000000000000\n",
+        &["augment.crop_padding", "data.image_size"],
+    );
+    config_case(
+        "[data]\nworkers = 100000000\n",
+        &["data.workers", "CPU threads"],
+    );
+    config_case("[model]\nwidth = 0.001\n", &["model.width", "1/128"]);
+}
+
+#[test]
+fn an_even_lrn_window_and_an_empty_protocol_list_are_refused() {
+    config_case("[model.lrn]\nsize = 4\n", &["model.lrn.size", "odd"]);
+    config_case("[eval]\nprotocols = []\n", &["eval.protocols", "center"]);
+}
+
+#[test]
+fn a_head_with_fewer_outputs_than_the_data_has_classes_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tiny(tmp.path(), &sample(), "");
+    let out = vgg_train(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "--set",
+        "model.num_classes=5",
+    ]);
+    assert_clean_failure(&out, 2, &["model.num_classes = 5", "10 classes"]);
+}
+
+#[test]
+fn export_never_writes_over_the_weights_it_reads_or_a_non_safetensors_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tiny(tmp.path(), &sample(), "");
+    let c = cfg.to_str().unwrap();
+    assert!(vgg_train(&["--config", c]).status.success());
+    let run = tmp.path().join("out/tiny");
+    let before = files_under(&run);
+    let model = run.join("model.bpk");
+    let json = tmp.path().join("x.json");
+    for (out, needle) in [
+        (model.clone(), ".safetensors"),
+        (json.clone(), ".safetensors"),
+    ] {
+        let o = vgg_train(&["export", "--config", c, "--out", out.to_str().unwrap()]);
+        assert_clean_failure(&o, 2, &[out.file_name().unwrap().to_str().unwrap(), needle]);
+    }
+    // An export read back in place: out (and its JSON) would be the weights themselves.
+    let st = tmp.path().join("w.safetensors");
+    assert!(
+        vgg_train(&["export", "--config", c, "--out", st.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let o = vgg_train(&[
+        "export",
+        "--config",
+        c,
+        "--weights",
+        st.to_str().unwrap(),
+        "--out",
+        st.to_str().unwrap(),
+    ]);
+    assert_clean_failure(&o, 2, &["w.safetensors", "weights file being exported"]);
+    assert!(!json.exists());
+    assert_eq!(files_under(&run), before, "the run's files changed");
+}
+
+#[test]
+fn a_missing_required_argument_is_named() {
+    for args in [&["bench-data"][..], &["tensorboard"], &["report"]] {
+        assert_clean_failure(&vgg_train(args), 2, &["<DIR>", "not provided"]);
+    }
+}
+
+#[test]
+fn bench_data_refuses_a_zero_scale_and_a_crop_larger_than_the_scale() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().to_str().unwrap();
+    assert_clean_failure(
+        &vgg_train(&["bench-data", d, "--scale", "0"]),
+        2,
+        &["--scale", "1..=4096"],
+    );
+    assert_clean_failure(
+        &vgg_train(&["bench-data", d, "--scale", "256", "--crop", "300"]),
+        2,
+        &["--crop 300", "--scale 256"],
+    );
 }

@@ -9,6 +9,7 @@ mod dataset;
 mod device_spec;
 mod network;
 mod overrides;
+pub mod ranges;
 mod training;
 mod validate;
 

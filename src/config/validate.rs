@@ -56,6 +56,13 @@ impl Experiment {
                 "needs size >= 1, alpha >= 0 and k > 0 (the paper: size 5, alpha 1e-4, beta 0.75, k 2)",
             );
         }
+        if m.lrn.size % 2 == 0 {
+            return bad(
+                "model.lrn.size",
+                m.lrn.size.to_string(),
+                "must be odd: an even window is centred differently in burn and PyTorch, so the exported model would compute something else (the paper: 5)",
+            );
+        }
         if m.in_channels != 0 && m.in_channels != self.data.channels {
             return bad(
                 "model.in_channels",
@@ -218,7 +225,8 @@ impl Experiment {
                 return bad("run.devices", format!("{device:?}"), &message);
             }
         }
-        self.validate_eval(path)
+        self.validate_eval(path)?;
+        super::ranges::check_ranges(self, path)
     }
 
     fn validate_eval(&self, path: &Path) -> Result<(), ConfigError> {
@@ -231,6 +239,13 @@ impl Experiment {
             })
         };
         let e = &self.eval;
+        if e.protocols.is_empty() {
+            return bad(
+                "eval.protocols",
+                "[]".into(),
+                "list at least one: center, dense, multi-scale, multi-crop, multi-crop+dense (the default: [\"center\"])".into(),
+            );
+        }
         let size = self.data.image_size;
         if let Some(q) = e.scales.iter().find(|q| **q < size) {
             return bad(

@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use crate::config::Experiment;
 use crate::data;
-use crate::error::TrainError;
+use crate::error::{DataError, TrainError};
 use crate::model::VggConfig;
 use crate::results::{self, ResultRow, RunPaths, lock::RunLock, write_atomic};
 
@@ -62,6 +62,7 @@ pub fn train(exp: &Experiment, opts: &TrainOptions) -> Result<Outcome, TrainErro
         devices.push(device);
     }
     let data = data::load(&exp.data, &exp.augment)?;
+    check_classes(exp, &data)?;
     let _lock = RunLock::acquire(&paths.dir)?;
     // Another process may have finished the run while we waited for the data.
     if let Some(row) = resume::finished_row(&paths)? {
@@ -97,4 +98,20 @@ pub fn train(exp: &Experiment, opts: &TrainOptions) -> Result<Outcome, TrainErro
     let row = finish::finalize(exp, &paths, &data, &vgg, provenance, &state, specs[0])?;
     finish::evaluate_after_training(exp, &paths, &data, &vgg, &row, specs[0])?;
     Ok(Outcome::Trained(row))
+}
+
+/// Refuses a head with fewer outputs than the data has classes: a label beyond the last
+/// output has no logit for the loss to pick.
+fn check_classes(exp: &Experiment, data: &data::DataSet) -> Result<(), DataError> {
+    let asked = exp.model.num_classes;
+    if asked != 0 && asked < data.num_classes {
+        return Err(DataError::Format {
+            path: data.path.clone(),
+            message: format!(
+                "has {} classes but model.num_classes = {asked}; set model.num_classes = 0 (the data's count) or at least {}",
+                data.num_classes, data.num_classes
+            ),
+        });
+    }
+    Ok(())
 }
