@@ -75,6 +75,15 @@ pub fn run_devices(run: &RunConfig) -> Result<Vec<DeviceSpec>, String> {
     run.devices.iter().map(|d| DeviceSpec::parse(d)).collect()
 }
 
+/// Opens `run.device` at `run.precision`: the one way a command that runs on one device gets
+/// it (training on several opens each of [`run_devices`]).
+pub fn open(run: &RunConfig) -> Result<(DeviceSpec, Device), String> {
+    let spec = DeviceSpec::parse(&run.device)?;
+    let device = spec.device()?;
+    set_precision(&device, spec, run.precision)?;
+    Ok((spec, device))
+}
+
 /// The device as it names itself (`NVIDIA H200`, `llvmpipe (LLVM 15.0.6, 256 bits)`), where the
 /// backend reports one; else the device string. Opens the device.
 pub fn adapter_name(spec: DeviceSpec, device: &Device) -> String {

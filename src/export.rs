@@ -283,9 +283,8 @@ pub fn export(
         .map(Path::to_path_buf)
         .unwrap_or_else(|| exp.run_dir().join("model.bpk"));
     check_outputs(&weights, out)?;
-    let spec = crate::device::DeviceSpec::parse(&exp.run.device).map_err(ExportError::Device)?;
-    let device = spec.device().map_err(ExportError::Device)?;
-    let classes = crate::predict::num_classes(exp);
+    let (_, device) = crate::device::open(&exp.run).map_err(ExportError::Device)?;
+    let classes = crate::data::num_classes(exp);
     let vgg = VggConfig::from_experiment(exp, exp.data.channels, classes);
     let mut net = vgg.init(&device);
     model::load_weights_file(&mut net, &vgg, &weights)?;

@@ -13,8 +13,8 @@
 //!
 //! ```text
 //! layer 3: cli                                          (arguments, one-line errors, exit codes)
-//! layer 2: train eval report bench predict sweep export device_check (the commands)
-//! layer 1: data augment model results device tensorboard (images, network, run dirs, devices, events)
+//! layer 2: train evaluate report bench predict sweep export device_check (the commands)
+//! layer 1: data augment model eval results device tensorboard (images, network, test protocols, run dirs, devices, events)
 //! layer 0: config arch error util                       (the experiment, the paper's tables, errors)
 //! ```
 //!
@@ -31,6 +31,7 @@ pub mod device;
 pub mod device_check;
 pub mod error;
 pub mod eval;
+pub mod evaluate;
 pub mod export;
 pub mod model;
 pub mod predict;

@@ -45,20 +45,6 @@ pub fn class_names(exp: &Experiment, num_classes: usize) -> Vec<String> {
     (0..num_classes).map(|c| c.to_string()).collect()
 }
 
-/// Number of classes: `model.num_classes`, else the class folders of an image-folder data set,
-/// else the data set's standard count.
-pub fn num_classes(exp: &Experiment) -> usize {
-    if exp.model.num_classes != 0 {
-        return exp.model.num_classes;
-    }
-    if exp.data.dataset == DatasetKind::ImageFolder
-        && let Ok(names) = folder::class_names(&data::data_path(&exp.data).join("train"))
-    {
-        return names.len();
-    }
-    exp.data.dataset.standard_classes()
-}
-
 /// Decodes one image and prepares it exactly as evaluation prepares a test image for the
 /// centre protocol: `channels × size × size` floats.
 pub fn preprocess(exp: &Experiment, path: &Path) -> Result<Vec<f32>, DataError> {
@@ -108,10 +94,8 @@ pub fn predict(
     let weights = weights
         .map(Path::to_path_buf)
         .unwrap_or_else(|| exp.run_dir().join("model.bpk"));
-    let spec = crate::device::DeviceSpec::parse(&exp.run.device).map_err(TrainError::Device)?;
-    let device = spec.device().map_err(TrainError::Device)?;
-    crate::device::set_precision(&device, spec, exp.run.precision).map_err(TrainError::Device)?;
-    let classes = num_classes(exp);
+    let (_, device) = crate::device::open(&exp.run).map_err(TrainError::Device)?;
+    let classes = data::num_classes(exp);
     let vgg = VggConfig::from_experiment(exp, exp.data.channels, classes);
     let mut net = vgg.init(&device);
     model::load_weights_file(&mut net, &vgg, &weights).map_err(TrainError::from)?;

@@ -52,27 +52,51 @@ fn module_of(file: &Path) -> String {
     first.trim_end_matches(".rs").to_string()
 }
 
-/// The top-level modules a file names as `crate::<module>`, outside comments.
+/// The top-level modules a file names as `crate::<module>`, outside comments, grouped
+/// imports (`use crate::{data::Split, model};`, over several lines too) included.
 fn uses(text: &str) -> BTreeSet<String> {
+    let code: String = text
+        .lines()
+        .map(|line| line.split("//").next().unwrap())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let ident = |s: &str| -> String {
+        s.trim_start()
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect()
+    };
     let mut out = BTreeSet::new();
-    for line in text.lines() {
-        let code = line.split("//").next().unwrap();
-        let mut rest = code;
-        while let Some(at) = rest.find("crate::") {
-            let before = rest[..at].chars().last();
-            rest = &rest[at + "crate::".len()..];
-            if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
-                continue; // `vgg_crate::…`, not ours
+    let mut rest = code.as_str();
+    while let Some(at) = rest.find("crate::") {
+        let before = rest[..at].chars().last();
+        rest = &rest[at + "crate::".len()..];
+        if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+            continue; // `vgg_crate::…`, not ours
+        }
+        if let Some(group) = rest.strip_prefix('{') {
+            // The first name of each item at the group's own depth.
+            let (mut depth, mut item_start) = (0usize, 0usize);
+            for (i, c) in group.char_indices() {
+                match c {
+                    '{' => depth += 1,
+                    '}' if depth == 0 => {
+                        out.insert(ident(&group[item_start..i]));
+                        break;
+                    }
+                    '}' => depth -= 1,
+                    ',' if depth == 0 => {
+                        out.insert(ident(&group[item_start..i]));
+                        item_start = i + 1;
+                    }
+                    _ => {}
+                }
             }
-            let name: String = rest
-                .chars()
-                .take_while(|c| c.is_alphanumeric() || *c == '_')
-                .collect();
-            if !name.is_empty() {
-                out.insert(name);
-            }
+        } else {
+            out.insert(ident(rest));
         }
     }
+    out.remove("");
     out
 }
 
@@ -120,6 +144,31 @@ fn no_module_uses_a_module_of_a_higher_layer() {
                     layers[&module], layers[&dep]
                 ));
             }
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
+#[test]
+fn no_command_uses_another_command() {
+    let layers = layers();
+    let commands: BTreeSet<&String> = layers
+        .iter()
+        .filter(|(_, l)| **l == 2)
+        .map(|(m, _)| m)
+        .collect();
+    assert!(
+        commands.len() >= 6,
+        "no commands in lib.rs's table: {layers:?}"
+    );
+    let mut wrong = Vec::new();
+    for (module, deps) in graph() {
+        if commands.contains(&module) {
+            wrong.extend(
+                deps.iter()
+                    .filter(|d| commands.contains(d))
+                    .map(|d| format!("the command {module} uses the command {d}")),
+            );
         }
     }
     assert!(wrong.is_empty(), "{wrong:#?}");
@@ -184,6 +233,10 @@ fn the_scanner_sees_paths_skips_comments_and_finds_loops() {
     let text = "use crate::data::{Split};\n// crate::cli in a comment\nlet x = crate::util::f(); // crate::train\nvgg_crate::x";
     let found: Vec<String> = uses(text).into_iter().collect();
     assert_eq!(found, ["data", "util"]);
+    let grouped =
+        "use crate::{\n    data::{self, Split},\n    // crate::cli\n    model::Vgg,\n    util,\n};";
+    let found: Vec<String> = uses(grouped).into_iter().collect();
+    assert_eq!(found, ["data", "model", "util"]);
     let edge = |a: &str, b: &[&str]| (a.to_string(), b.iter().map(|s| s.to_string()).collect());
     let chain: BTreeMap<String, BTreeSet<String>> =
         [edge("a", &["b"]), edge("b", &["c"]), edge("c", &[])].into();

@@ -20,7 +20,6 @@ use serde::Serialize;
 use crate::arch::Arch;
 use crate::config::Experiment;
 use crate::data::ImageBatch;
-use crate::device::DeviceSpec;
 use crate::model::{VggConfig, summary};
 use crate::util::mean_std;
 
@@ -127,11 +126,8 @@ fn time_steps(
 
 /// Benchmarks `exp`'s network (with `arch` instead of the configured one, when given).
 pub fn bench(exp: &Experiment, arch: Option<Arch>, opts: BenchOptions) -> Result<BenchRow, String> {
-    let spec = DeviceSpec::parse(&exp.run.device)?;
-    let device = spec.device()?;
-    crate::device::set_precision(&device, spec, exp.run.precision)?;
-    let mut vgg =
-        VggConfig::from_experiment(exp, exp.data.channels, exp.data.dataset.standard_classes());
+    let (spec, device) = crate::device::open(&exp.run)?;
+    let mut vgg = VggConfig::from_experiment(exp, exp.data.channels, crate::data::num_classes(exp));
     let classes = vgg.num_classes;
     if let Some(a) = arch {
         vgg.arch = a;

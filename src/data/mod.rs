@@ -7,6 +7,7 @@ pub mod idx;
 pub mod loader;
 pub mod pickle;
 mod pipeline;
+mod shape;
 mod split;
 
 use std::path::{Path, PathBuf};
@@ -16,6 +17,7 @@ use crate::config::{AugmentConfig, DataConfig, DatasetKind};
 use crate::error::DataError;
 pub use loader::{BatchLoader, ImageBatch, LoaderOptions};
 pub use pipeline::{Pipeline, eval_resize, normalization, pipeline};
+pub use shape::{num_classes, shape};
 pub use split::{Images, MemoryImages, Split, hold_out, subset_indices};
 
 /// Where Debian's `dataset-fashion-mnist` package puts the gzipped IDX files.

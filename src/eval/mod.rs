@@ -5,10 +5,12 @@
 //! Every image is decoded once; each needed *view* (centre crop, dense, crops) is computed at
 //! every Q as softmax class posteriors, and the protocols average those posteriors.
 
-pub mod command;
 pub mod dense;
+mod plan;
 mod posteriors;
 pub mod views;
+
+pub use plan::{adds_to_training, plan_for, rows_from};
 
 use std::time::Instant;
 

@@ -148,7 +148,7 @@ pub(super) fn evaluate_after_training(
     row: &ResultRow,
     spec: DeviceSpec,
 ) -> Result<(), TrainError> {
-    use crate::eval::command::{adds_to_training, plan_for, rows_from};
+    use crate::eval::{adds_to_training, plan_for, rows_from};
     let plan = plan_for(exp, data, vgg);
     if !adds_to_training(&plan, data) || row.status == "diverged" || !paths.best_model().is_file() {
         return Ok(());

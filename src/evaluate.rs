@@ -1,17 +1,16 @@
-//! `vgg-train eval` and the evaluation after training: load the weights, run `[eval]`'s
-//! protocols on the test split, and add one `results.csv` row per protocol and scale.
+//! `vgg-train eval`: load the weights, run `[eval]`'s protocols on the test split, and add one
+//! `results.csv` row per protocol and scale.
 
 use std::path::{Path, PathBuf};
 
-use crate::config::{Experiment, Protocol};
-use crate::data::{self, DataSet};
-use crate::device::DeviceSpec;
+use crate::config::Experiment;
+use crate::data;
 use crate::error::TrainError;
 use crate::model::{self, VggConfig};
 use crate::results::lock::RunLock;
 use crate::results::{self, ResultRow, RunPaths, STATUS_PRETRAINED, write_atomic};
 
-use super::{EvalPlan, EvalReport, evaluate, scales_label};
+use crate::eval::{evaluate, plan_for, rows_from};
 
 /// What `vgg-train eval` did.
 #[derive(Debug, Clone)]
@@ -26,24 +25,6 @@ pub struct EvalOutcome {
     pub images: usize,
     /// Wall time, seconds.
     pub seconds: f64,
-}
-
-/// The plan of `exp`'s `[eval]` section for `data`.
-pub fn plan_for(exp: &Experiment, data: &DataSet, vgg: &VggConfig) -> EvalPlan {
-    EvalPlan::new(
-        &exp.eval,
-        data.default_test_scale(),
-        exp.train.batch_size,
-        vgg.pool_out(),
-        exp.data.max_bad_images,
-    )
-}
-
-/// Whether the plan measures more than the training run's own validation (centre crop at the
-/// default scale), which the training row already holds.
-pub fn adds_to_training(plan: &EvalPlan, data: &DataSet) -> bool {
-    plan.protocols.iter().any(|p| *p != Protocol::Center)
-        || plan.scales.iter().any(|q| *q != data.default_test_scale())
 }
 
 /// Where `vgg-train eval --weights W` writes: `<output_dir>/<name>@<W's stem>/`, beside the
@@ -71,9 +52,7 @@ pub fn eval_run(exp: &Experiment, weights: Option<&Path>) -> Result<EvalOutcome,
     if trained && !weights.is_file() {
         return Err(TrainError::NotTrained { path: weights });
     }
-    let spec = DeviceSpec::parse(&exp.run.device).map_err(TrainError::Device)?;
-    let device = spec.device().map_err(TrainError::Device)?;
-    crate::device::set_precision(&device, spec, exp.run.precision).map_err(TrainError::Device)?;
+    let (spec, device) = crate::device::open(&exp.run).map_err(TrainError::Device)?;
     let data = data::load_test(&exp.data, &exp.augment)?;
     let vgg = VggConfig::from_experiment(exp, data.pipeline.channels, data.num_classes);
     let mut net = vgg.init(&device);
@@ -116,25 +95,4 @@ pub fn eval_run(exp: &Experiment, weights: Option<&Path>) -> Result<EvalOutcome,
         images: report.images,
         seconds: report.seconds,
     })
-}
-
-/// The rows of `report`, each a copy of `base` with the protocol's errors.
-pub fn rows_from(base: &ResultRow, report: &EvalReport) -> Vec<ResultRow> {
-    report
-        .scores
-        .iter()
-        .map(|s| ResultRow {
-            top1_err: s.top1_err,
-            top5_err: s.top5_err,
-            val_top1_err: None,
-            val_top5_err: None,
-            final_top1_err: s.top1_err,
-            final_top5_err: s.top5_err,
-            test_images: report.images,
-            bad_images: report.bad_images,
-            protocol: s.protocol.name().into(),
-            scales: scales_label(&s.scales),
-            ..base.clone()
-        })
-        .collect()
 }
