@@ -103,6 +103,8 @@ pub struct Group {
     top1: Vec<f64>,
     #[serde(skip)]
     seeds_list: Vec<u64>,
+    #[serde(skip)]
+    builds: Vec<String>,
     /// No run trained: the averaged runs are the failed ones.
     #[serde(skip)]
     all_failed: bool,
@@ -122,6 +124,11 @@ impl Group {
     /// Each seed's test top-1 error, %.
     pub fn seed_top1(&self) -> &[f64] {
         &self.top1
+    }
+
+    /// The build (`build_commit`) of each seed's run, in the order of [`Group::seed_top1`].
+    pub fn seed_builds(&self) -> &[String] {
+        &self.builds
     }
 
     /// (seed, test top-1 error) of each seed, for tests paired by seed.
@@ -249,6 +256,10 @@ fn group_by_recipe(runs: &[Run]) -> Vec<Group> {
                     .map(|m| m.metrics.iter().map(|r| r.val_top1_err).collect())
                     .collect(),
                 seeds_list: members.iter().map(|m| m.result.seed).collect(),
+                builds: members
+                    .iter()
+                    .map(|m| m.result.build_commit.clone())
+                    .collect(),
                 top1,
                 all_failed,
             }

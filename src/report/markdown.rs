@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+use super::builds::{Runs, build_check};
 use super::collect::Collection;
 use super::group::{ALPHA, ArmComparison, Comparison, Group, comparisons, epochs_at_initial_lr};
 use super::stats::TTest;
@@ -95,6 +96,31 @@ fn secondary_tables(md: &mut String, comps: &[Comparison]) {
     let _ = writeln!(
         md,
         "\nPaired: the t-test of the per-seed differences over the seeds both configurations have (runs with the same seed share the data order and dropout streams, and A and A-LRN the initial weights too). Pooled: Student's t with the within-configuration variance pooled over every configuration of this table, sqrt(Σ (n_i − 1) s_i² / Σ (n_i − 1)). Both unadjusted."
+    );
+}
+
+/// The plan's build check, where the runs come from more than one build.
+fn build_check_section(md: &mut String, groups: &[Group]) {
+    let usable: Vec<&Group> = groups
+        .iter()
+        .filter(|g| g.primary && !g.all_failed())
+        .collect();
+    let configs: Vec<Runs<'_>> = usable
+        .iter()
+        .map(|g| (g.seed_top1(), g.seed_builds()))
+        .collect();
+    let Some(b) = build_check(&configs) else {
+        return;
+    };
+    let _ = writeln!(
+        md,
+        "\n### Build check (secondary)\n\n| runs of build `{}` | runs of {} other builds | other − `{}` (pp) | 95 % interval | df | p |\n|---:|---:|---:|---|---:|---:|\n| {} | {} | {} |\n\nEach run's test top-1 error minus its configuration's mean, then Welch's test of the mean of these deviations over the runs of every other build minus that over the runs of the build most runs share, pooled over configurations, unadjusted. An interval that excludes zero would mean that the build a run came from acts as more than a new seed.",
+        b.main_build,
+        b.other_builds,
+        b.main_build,
+        b.main_runs,
+        b.other_runs,
+        test_cells(&b.test)
     );
 }
 
@@ -207,6 +233,7 @@ pub fn markdown(
             primary_table(&mut md, &comps);
             secondary_tables(&mut md, &comps);
         }
+        build_check_section(&mut md, &gs);
         md.push('\n');
     }
     if let Some((arm_dir, arms)) = arm {

@@ -4,6 +4,7 @@
 //! one (`--ablation DIR`), and plots (error vs depth, the comparisons' forest plot, learning
 //! curves) as PNG and SVG.
 
+mod builds;
 mod collect;
 mod group;
 mod markdown;
