@@ -3,29 +3,30 @@
 
 use burn::tensor::Device;
 
-pub use crate::config::DeviceSpec;
+pub use crate::config::{DeviceError, DeviceSpec};
 use crate::config::{Precision, RunConfig};
 
 impl DeviceSpec {
     /// The burn device, or an error naming the cargo feature to build with.
-    pub fn device(self) -> Result<Device, String> {
-        let missing = |f: &str| {
-            Err(format!(
-                "device {} needs a binary built with `--features {f}` (this one has: {})",
-                self.name(),
-                compiled_backends().join(", ")
-            ))
+    pub fn device(self) -> Result<Device, DeviceError> {
+        #[allow(dead_code)] // every backend may be compiled in
+        let missing = || {
+            Err(DeviceError::NotCompiled {
+                device: self.name(),
+                feature: self.feature().unwrap_or("flex"),
+                compiled: compiled_backends().join(", "),
+            })
         };
         match self {
             DeviceSpec::Flex => Ok(Device::flex()),
             #[cfg(feature = "cuda")]
             DeviceSpec::Cuda(i) => Ok(Device::cuda(i)),
             #[cfg(not(feature = "cuda"))]
-            DeviceSpec::Cuda(_) => missing("cuda"),
+            DeviceSpec::Cuda(_) => missing(),
             #[cfg(feature = "wgpu")]
             DeviceSpec::Wgpu => Ok(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice)),
             #[cfg(not(feature = "wgpu"))]
-            DeviceSpec::Wgpu => missing("wgpu"),
+            DeviceSpec::Wgpu => missing(),
             #[cfg(feature = "tch")]
             #[allow(deprecated)]
             DeviceSpec::TchCpu => Ok(Device::libtorch()),
@@ -33,7 +34,7 @@ impl DeviceSpec {
             #[allow(deprecated)]
             DeviceSpec::TchCuda(i) => Ok(Device::libtorch_cuda(i)),
             #[cfg(not(feature = "tch"))]
-            DeviceSpec::TchCpu | DeviceSpec::TchCuda(_) => missing("tch"),
+            DeviceSpec::TchCpu | DeviceSpec::TchCuda(_) => missing(),
         }
     }
 }
@@ -45,7 +46,7 @@ pub fn set_precision(
     device: &Device,
     spec: DeviceSpec,
     precision: Precision,
-) -> Result<(), String> {
+) -> Result<(), DeviceError> {
     use burn::tensor::FloatDType;
     let dtype = match precision {
         Precision::F32 => return Ok(()),
@@ -56,19 +57,19 @@ pub fn set_precision(
     if current == dtype {
         return Ok(());
     }
-    device.clone().configure(dtype).map_err(|e| {
-        format!(
-            "run.precision = \"{}\" on {}: {}; use \"f32\" (half precision needs a GPU backend that supports it, see the README)",
-            precision.name(),
-            spec.name(),
-            crate::util::one_line(&format!("{e:?}"))
-        )
-    })
+    device
+        .clone()
+        .configure(dtype)
+        .map_err(|e| DeviceError::Precision {
+            precision: precision.name(),
+            device: spec.name(),
+            why: crate::util::one_line(&format!("{e:?}")),
+        })
 }
 
 /// The devices of `[run]`: `run.devices` when given (the first is the main device, which
 /// validates and checkpoints), else `run.device`.
-pub fn run_devices(run: &RunConfig) -> Result<Vec<DeviceSpec>, String> {
+pub fn run_devices(run: &RunConfig) -> Result<Vec<DeviceSpec>, DeviceError> {
     if run.devices.is_empty() {
         return Ok(vec![DeviceSpec::parse(&run.device)?]);
     }
@@ -77,7 +78,7 @@ pub fn run_devices(run: &RunConfig) -> Result<Vec<DeviceSpec>, String> {
 
 /// Opens `run.device` at `run.precision`: the one way a command that runs on one device gets
 /// it (training on several opens each of [`run_devices`]).
-pub fn open(run: &RunConfig) -> Result<(DeviceSpec, Device), String> {
+pub fn open(run: &RunConfig) -> Result<(DeviceSpec, Device), DeviceError> {
     let spec = DeviceSpec::parse(&run.device)?;
     let device = spec.device()?;
     set_precision(&device, spec, run.precision)?;
@@ -154,6 +155,7 @@ mod tests {
         assert!(
             DeviceSpec::parse("tpu")
                 .unwrap_err()
+                .to_string()
                 .contains("flex, cuda:N")
         );
     }
@@ -188,6 +190,7 @@ mod tests {
     #[test]
     fn a_backend_not_compiled_in_names_its_feature() {
         let err = DeviceSpec::Cuda(0).device().unwrap_err();
-        assert!(err.contains("--features cuda"), "{err}");
+        assert!(matches!(err, DeviceError::NotCompiled { .. }), "{err}");
+        assert!(err.to_string().contains("--features cuda"), "{err}");
     }
 }

@@ -274,7 +274,7 @@ impl ReportError {
 pub enum ExportError {
     /// The device of `run.device` is not available.
     #[error("run.device: {0}")]
-    Device(String),
+    Device(crate::config::DeviceError),
     /// The weights could not be loaded into the network.
     #[error(transparent)]
     Weights(#[from] WeightsError),
@@ -312,7 +312,7 @@ pub enum TrainError {
     Data(#[from] DataError),
     /// The device is unknown or not compiled in.
     #[error("run.device: {0}")]
-    Device(String),
+    Device(crate::config::DeviceError),
     /// Writing an output file failed.
     #[error("{path}: {error}")]
     Io {

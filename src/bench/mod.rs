@@ -95,10 +95,21 @@ fn synthetic_batch(n: usize, c: usize, s: usize, classes: usize, device: &Device
     ImageBatch { images, targets }
 }
 
-fn sync(device: &Device) -> Result<(), String> {
+/// Why a benchmark could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    /// The device of `run.device` could not be opened.
+    #[error("run.device: {0}")]
+    Device(#[from] crate::device::DeviceError),
+    /// The device failed to finish its queued work.
+    #[error("device sync failed: {0}")]
+    Sync(String),
+}
+
+fn sync(device: &Device) -> Result<(), BenchError> {
     device
         .sync()
-        .map_err(|e| format!("device sync failed: {e:?}"))
+        .map_err(|e| BenchError::Sync(format!("{e:?}")))
 }
 
 /// The seconds of the warm-up steps, and the images/s of each timed step of `step`.
@@ -106,18 +117,18 @@ fn time_steps(
     opts: BenchOptions,
     batch: usize,
     device: &Device,
-    mut step: impl FnMut() -> Result<(), String>,
-) -> Result<(f64, Vec<f64>), String> {
+    mut step: impl FnMut(),
+) -> Result<(f64, Vec<f64>), BenchError> {
     let warm = Instant::now();
     for _ in 0..opts.warmup {
-        step()?;
+        step();
         sync(device)?;
     }
     let warmup_s = warm.elapsed().as_secs_f64();
     let mut rates = Vec::with_capacity(opts.steps);
     for _ in 0..opts.steps {
         let t = Instant::now();
-        step()?;
+        step();
         sync(device)?;
         rates.push(batch as f64 / t.elapsed().as_secs_f64());
     }
@@ -125,7 +136,11 @@ fn time_steps(
 }
 
 /// Benchmarks `exp`'s network (with `arch` instead of the configured one, when given).
-pub fn bench(exp: &Experiment, arch: Option<Arch>, opts: BenchOptions) -> Result<BenchRow, String> {
+pub fn bench(
+    exp: &Experiment,
+    arch: Option<Arch>,
+    opts: BenchOptions,
+) -> Result<BenchRow, BenchError> {
     let (spec, device) = crate::device::open(&exp.run)?;
     let mut vgg = VggConfig::from_experiment(exp, exp.data.channels, crate::data::num_classes(exp));
     let classes = vgg.num_classes;
@@ -154,7 +169,6 @@ pub fn bench(exp: &Experiment, arch: Option<Arch>, opts: BenchOptions) -> Result
         let item = model.forward_classification(batch.clone());
         let grads = GradientsParams::from_grads(item.loss.backward(), &model);
         model = optim.step(t.lr, model.clone(), grads);
-        Ok(())
     })?;
 
     // Inference: the same network in eval mode, no autodiff.
@@ -162,7 +176,6 @@ pub fn bench(exp: &Experiment, arch: Option<Arch>, opts: BenchOptions) -> Result
     let images = synthetic_batch(n, c, s, classes, &device).images;
     let (infer_warmup, infer) = time_steps(opts, n, &device, || {
         let _ = eval.forward(images.clone());
-        Ok(())
     })?;
 
     let (train_img_s, train_std) = mean_std(&train);

@@ -13,7 +13,7 @@ use crate::util::one_line;
 
 /// `summary`: the network's layer table for the config.
 pub fn summary(args: &ConfigArgs) -> Result<ExitCode> {
-    let exp = load(&args)?;
+    let exp = load(args)?;
     let (channels, classes) = crate::data::shape(&exp);
     let vgg = VggConfig::from_model(&exp.model, channels, classes);
     print_stdout(&summary::render(&vgg, exp.data.image_size));
@@ -22,13 +22,13 @@ pub fn summary(args: &ConfigArgs) -> Result<ExitCode> {
 
 /// `config`: the resolved experiment as TOML.
 pub fn config(args: &ConfigArgs) -> Result<ExitCode> {
-    print_stdout(&load(&args)?.to_toml());
+    print_stdout(&load(args)?.to_toml());
     Ok(ExitCode::SUCCESS)
 }
 
 /// `plan`: a sweep manifest's runs, one tab-separated line each.
 pub fn plan(experiment: &Path) -> Result<ExitCode> {
-    let manifest = crate::sweep::Manifest::load(&experiment)?;
+    let manifest = crate::sweep::Manifest::load(experiment)?;
     let lines: Vec<String> = manifest.plan()?.iter().map(|r| r.to_line()).collect();
     print_stdout(&(lines.join("\n") + "\n"));
     Ok(ExitCode::SUCCESS)
@@ -55,8 +55,7 @@ pub fn bench(
     };
     let mut rows = Vec::new();
     for arch in archs {
-        let row = crate::util::on_compute_pool(|| crate::bench::bench(&exp, arch, opts))
-            .map_err(anyhow::Error::msg)?;
+        let row = crate::util::on_compute_pool(|| crate::bench::bench(&exp, arch, opts))?;
         eprintln!(
             "{} width {} {}x{} batch {} on {}: train {:.1} img/s, inference {:.1} img/s",
             row.arch,
@@ -233,7 +232,9 @@ pub fn check_device(device: &str, out: Option<&std::path::Path>) -> Result<ExitC
     use crate::device::{DeviceSpec, adapter_name, wgpu_adapters};
     let spec =
         DeviceSpec::parse(device).map_err(|e| anyhow::anyhow!("--device {device:?}: {e}"))?;
-    let dev = spec.device().map_err(anyhow::Error::msg)?;
+    let dev = spec
+        .device()
+        .map_err(|e| anyhow::anyhow!("--device {device:?}: {e}"))?;
     for a in wgpu_adapters() {
         println!("wgpu adapter: {a}");
     }

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use dataset::*;
-pub use device_spec::DeviceSpec;
+pub use device_spec::{DeviceError, DeviceSpec};
 pub use network::*;
 pub use training::*;
 

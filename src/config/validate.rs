@@ -56,7 +56,7 @@ impl Experiment {
                 "needs size >= 1, alpha >= 0 and k > 0 (the paper: size 5, alpha 1e-4, beta 0.75, k 2)",
             );
         }
-        if m.lrn.size % 2 == 0 {
+        if m.lrn.size.is_multiple_of(2) {
             return bad(
                 "model.lrn.size",
                 m.lrn.size.to_string(),
@@ -217,12 +217,16 @@ impl Experiment {
                 "must be in [0, train.lr]",
             );
         }
-        if let Err(message) = DeviceSpec::parse(&self.run.device) {
-            return bad("run.device", format!("{:?}", self.run.device), &message);
+        if let Err(e) = DeviceSpec::parse(&self.run.device) {
+            return bad(
+                "run.device",
+                format!("{:?}", self.run.device),
+                &e.to_string(),
+            );
         }
         for device in &self.run.devices {
-            if let Err(message) = DeviceSpec::parse(device) {
-                return bad("run.devices", format!("{device:?}"), &message);
+            if let Err(e) = DeviceSpec::parse(device) {
+                return bad("run.devices", format!("{device:?}"), &e.to_string());
             }
         }
         self.validate_eval(path)?;

@@ -77,7 +77,10 @@ mod tests {
         let d_builds = names(&["old", "old", "old", "new", "new", "new"]);
         let check = build_check(&[(&a, &a_builds), (&d, &d_builds)]).unwrap();
         assert_eq!(check.main_build, "new");
-        assert_eq!((check.main_runs, check.other_runs, check.other_builds), (7, 6, 1));
+        assert_eq!(
+            (check.main_runs, check.other_runs, check.other_builds),
+            (7, 6, 1)
+        );
         assert!((check.test.diff - 1.0).abs() < 0.1, "{check:?}");
         assert!(check.test.p < 0.001, "{check:?}");
         // One build: nothing to compare.
