@@ -162,7 +162,7 @@ for w in ${workloads//,/ }; do
     cat "$theirs"
   } > "$out"
   peak_csv="${out%.csv}-peak.csv"
-  { echo "isa,threads,gflop_s"; cat "$peaks"; } > "$peak_csv"
+  { echo "isa,threads,gflop_s,sgemm_gflop_s"; cat "$peaks"; } > "$peak_csv"
   table_header
   table_rows "$w" "$out"
   rm -f "$ours" "$theirs" "$theirs.round" "$theirs.header" "$peaks"

@@ -274,7 +274,7 @@ impl ReportError {
 pub enum ExportError {
     /// The device of `run.device` is not available.
     #[error("run.device: {0}")]
-    Device(crate::config::DeviceError),
+    Device(DeviceError),
     /// The weights could not be loaded into the network.
     #[error(transparent)]
     Weights(#[from] WeightsError),
@@ -312,7 +312,7 @@ pub enum TrainError {
     Data(#[from] DataError),
     /// The device is unknown or not compiled in.
     #[error("run.device: {0}")]
-    Device(crate::config::DeviceError),
+    Device(DeviceError),
     /// Writing an output file failed.
     #[error("{path}: {error}")]
     Io {
@@ -346,6 +346,23 @@ pub enum TrainError {
         keys: Vec<String>,
         /// The run's saved config.
         config: PathBuf,
+    },
+    /// A key a continued run may change, changed in a way this run would misread.
+    #[error(
+        "{}: {key} changed from {was} to {now} since the run started, but {why}; set it back to continue the run, or rerun with --fresh to move it aside and start over",
+        dir.display()
+    )]
+    ChangedOnResume {
+        /// The run directory.
+        dir: PathBuf,
+        /// The dotted key.
+        key: String,
+        /// Its value in the run's saved config.
+        was: String,
+        /// Its value now.
+        now: String,
+        /// Why the change cannot be carried over.
+        why: String,
     },
     /// The run's saved config no longer parses.
     #[error("{error}; rerun with --fresh to move the old run aside")]
@@ -427,4 +444,47 @@ impl TrainError {
             error: source,
         }
     }
+}
+
+/// Why a device cannot be named or opened.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum DeviceError {
+    /// A device string of none of the known forms.
+    #[error("unknown device {given:?}; use cpu, flex, cuda:N, wgpu, tch:cpu or tch:cuda:N")]
+    Unknown {
+        /// The string as given.
+        given: String,
+    },
+    /// `cuda:x` with an `x` that is not a number.
+    #[error("bad device index {index:?} in {given:?}")]
+    BadIndex {
+        /// The index part.
+        index: String,
+        /// The whole string.
+        given: String,
+    },
+    /// A backend this binary was built without.
+    #[error(
+        "device {device} needs a binary built with `--features {feature}` (this one has: {compiled})"
+    )]
+    NotCompiled {
+        /// The device's canonical name.
+        device: String,
+        /// The cargo feature that provides it.
+        feature: &'static str,
+        /// The backends this binary has, comma-separated.
+        compiled: String,
+    },
+    /// A float type the backend cannot run.
+    #[error(
+        "run.precision = \"{precision}\" on {device}: {why}; use \"f32\" (half precision needs a GPU backend that supports it, see the README)"
+    )]
+    Precision {
+        /// `f16` or `bf16`.
+        precision: &'static str,
+        /// The device's canonical name.
+        device: String,
+        /// What the backend said.
+        why: String,
+    },
 }

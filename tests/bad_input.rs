@@ -675,3 +675,102 @@ fn bench_data_refuses_a_zero_scale_and_a_crop_larger_than_the_scale() {
         &["--crop 300", "--scale 256"],
     );
 }
+
+#[test]
+fn a_folder_whose_every_image_is_unreadable_is_refused_not_trained_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = write_image_folder(tmp.path(), 3);
+    for class in ["n01_red", "n02_blue"] {
+        for entry in std::fs::read_dir(data.join("train").join(class)).unwrap() {
+            std::fs::write(entry.unwrap().path(), b"not an image").unwrap();
+        }
+    }
+    let c = folder_config(tmp.path(), &data);
+    // More tolerance than the split has images: the run must still refuse.
+    let out = vgg_train(&[
+        "--config",
+        &c,
+        "--plain",
+        "--set",
+        "data.max_bad_images=1000",
+    ]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    // One warning per skipped image, then the one error.
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("error: "))
+        .collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(
+        errors[0].contains("folder/train") && errors[0].contains("every one of the split's 7"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!tmp.path().join("out/tiny/results.csv").exists());
+}
+
+#[test]
+fn an_empty_test_split_or_zero_sized_images_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fm = raw_sample(tmp.path());
+    let c = tiny(tmp.path(), &fm, "").display().to_string();
+    let write = |stem: &str, dims: &[u32]| {
+        let mut bytes = vec![0u8, 0, 8, dims.len() as u8];
+        for d in dims {
+            bytes.extend(d.to_be_bytes());
+        }
+        std::fs::write(fm.join(stem), bytes).unwrap();
+    };
+    write("t10k-images-idx3-ubyte", &[0, 28, 28]);
+    write("t10k-labels-idx1-ubyte", &[0]);
+    assert_clean_failure(
+        &vgg_train(&["--config", &c]),
+        2,
+        &["t10k-images-idx3-ubyte", "holds no image"],
+    );
+    write("t10k-images-idx3-ubyte", &[5, 0, 28]);
+    assert_clean_failure(
+        &vgg_train(&["--config", &c]),
+        2,
+        &["t10k-images-idx3-ubyte", "holds no image"],
+    );
+    // Dimensions whose product overflows are a corrupt header, not a panic.
+    write("t10k-images-idx3-ubyte", &[u32::MAX, u32::MAX, u32::MAX]);
+    assert_clean_failure(
+        &vgg_train(&["--config", &c]),
+        2,
+        &["t10k-images-idx3-ubyte", "overflow"],
+    );
+    assert!(!tmp.path().join("out/tiny/results.csv").exists());
+}
+
+#[test]
+fn resuming_with_fewer_epochs_than_trained_is_refused_and_keeps_every_checkpoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let c = tiny(tmp.path(), &sample(), "").display().to_string();
+    let out = vgg_train(&["--config", &c, "--set", "train.epochs=2"]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    let run = tmp.path().join("out/tiny");
+    // As if the run had been cut off before its results were written.
+    std::fs::remove_file(run.join("results.csv")).unwrap();
+    let before = files_under(&run);
+    let out = vgg_train(&["--config", &c, "--set", "train.epochs=1"]);
+    assert_clean_failure(
+        &out,
+        2,
+        &[
+            "train.epochs changed from 2 to 1",
+            "2 epochs are already trained",
+        ],
+    );
+    let mut after = files_under(&run);
+    after.remove(&run.join("lock"));
+    let mut before = before;
+    before.remove(&run.join("lock"));
+    assert_eq!(before, after, "the refused resume changed the run's files");
+    // Back at 2 epochs it finishes from its checkpoints.
+    let out = vgg_train(&["--config", &c, "--set", "train.epochs=2"]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    assert!(run.join("results.csv").is_file());
+}

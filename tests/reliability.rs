@@ -25,7 +25,7 @@ fn run(args: &[String]) -> std::process::Output {
 #[test]
 fn a_non_finite_loss_stops_the_run_and_marks_it_diverged() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = run(&tiny_args(tmp.path(), &["train.lr=1e5", "train.epochs=3"]));
+    let out = run(&tiny_args(tmp.path(), &["train.lr=10", "train.epochs=3"]));
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
     assert!(

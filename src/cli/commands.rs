@@ -79,8 +79,30 @@ pub fn bench(
 }
 
 /// `bench-peak`: this CPU's attainable f32 peak, as a CSV row.
-pub fn bench_peak(seconds: f64) -> Result<ExitCode> {
-    let peak = crate::bench::peak::measure(seconds.max(0.1));
+pub fn bench_peak(seconds: f64, isa: Option<&str>) -> Result<ExitCode> {
+    use crate::bench::peak::{Isa, measure};
+    let isa = match isa {
+        None => Isa::best(),
+        Some(name) => Isa::parse(name).ok_or_else(|| anyhow::anyhow!("unknown --isa {name}"))?,
+    };
+    if !isa.supported() {
+        eprintln!(
+            "error: --isa {}: this CPU does not run it (it runs {})",
+            isa.name(),
+            Isa::best().name()
+        );
+        return Ok(ExitCode::from(2));
+    }
+    let peak = measure(seconds.max(0.1), isa);
+    // The SGEMM runs on the widest instructions: it bounds only the widest loop.
+    if isa == Isa::best() && peak.sgemm_gflop_s > peak.gflop_s {
+        eprintln!(
+            "warning: a {0}² SGEMM ran at {1:.1} GFLOP/s, faster than the FMA loop's {2:.1}: the loop does not reach this CPU's peak here (a busy or throttled machine?); rerun, or report it",
+            crate::bench::peak::SGEMM_SIDE,
+            peak.sgemm_gflop_s,
+            peak.gflop_s
+        );
+    }
     let csv = crate::results::to_csv(std::slice::from_ref(&peak))?;
     print_stdout(&String::from_utf8_lossy(&csv));
     Ok(ExitCode::SUCCESS)

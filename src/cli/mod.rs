@@ -80,6 +80,9 @@ pub enum Command {
         /// Seconds to measure.
         #[arg(long, default_value_t = 2.0)]
         seconds: f64,
+        /// Instruction set of the FMA loop (default: the widest this CPU runs).
+        #[arg(long, value_parser = ["avx512f", "avx2", "scalar"])]
+        isa: Option<String>,
     },
     /// Measure the data pipeline: images/s of decode, rescale to S, random crop, flip and
     /// normalise on the JPEGs under DIR (scripts/bench-data.sh compares with torchvision).
@@ -205,7 +208,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             out,
         }) => c::bench(config, all_archs, warmup, steps, out),
         Some(Command::CheckDevice { device, out }) => c::check_device(&device, out.as_deref()),
-        Some(Command::BenchPeak { seconds }) => c::bench_peak(seconds),
+        Some(Command::BenchPeak { seconds, isa }) => c::bench_peak(seconds, isa.as_deref()),
         Some(Command::BenchData {
             dir,
             threads,

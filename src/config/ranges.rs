@@ -261,10 +261,45 @@ fn numbers(exp: &Value, key: &str) -> Vec<f64> {
     }
 }
 
+/// The first key (dotted) holding an integer above `i64::MAX`, which the config's unsigned
+/// fields can read but TOML cannot write: the resolved experiment would not serialise.
+fn oversized_integer(exp: &Experiment) -> Option<(String, u64)> {
+    fn walk(prefix: &str, v: &serde_json::Value) -> Option<(String, u64)> {
+        match v {
+            serde_json::Value::Number(n) => n
+                .as_u64()
+                .filter(|u| *u > i64::MAX as u64)
+                .map(|u| (prefix.to_string(), u)),
+            serde_json::Value::Array(items) => items.iter().find_map(|i| walk(prefix, i)),
+            serde_json::Value::Object(map) => map.iter().find_map(|(k, v)| {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                walk(&key, v)
+            }),
+            _ => None,
+        }
+    }
+    walk("", &serde_json::to_value(exp).ok()?)
+}
+
 /// Checks every key of [`RANGES`] on `exp`; the error names the first key out of range, its
 /// value and the range.
 pub fn check_ranges(exp: &Experiment, path: &Path) -> Result<(), ConfigError> {
-    let value = Value::try_from(exp).expect("an Experiment always serialises to TOML");
+    if let Some((key, value)) = oversized_integer(exp) {
+        return Err(ConfigError::Invalid {
+            path: path.to_path_buf(),
+            key,
+            value: value.to_string(),
+            message: format!(
+                "larger than TOML's largest integer ({}), and than any sane value",
+                i64::MAX
+            ),
+        });
+    }
+    let value = Value::try_from(exp).expect("an Experiment within TOML's integers serialises");
     for range in RANGES {
         let values = numbers(&value, range.key);
         if let Some(bad) = values.iter().find(|v| !range.allows(**v, &value)) {
@@ -290,6 +325,27 @@ pub fn check_ranges(exp: &Experiment, path: &Path) -> Result<(), ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_integer_beyond_tomls_range_is_refused_naming_the_key_not_a_panic() {
+        // TOML's parser reads such an integer into an unsigned field; a `--set` refuses it
+        // earlier, as a string.
+        for (text, key) in [
+            (
+                "[model.lrn]\nsize = 18446744073709551615\n",
+                "model.lrn.size",
+            ),
+            ("[train]\nseed = 18446744073709551615\n", "train.seed"),
+        ] {
+            let err = Experiment::from_toml_str(text, Path::new("x.toml"), &[])
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains(key) && err.contains("largest integer"),
+                "{err}"
+            );
+        }
+    }
 
     fn load(overrides: &[&str]) -> Result<Experiment, ConfigError> {
         let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();

@@ -228,13 +228,28 @@ pub fn list_val(root: &Path, classes: &[String]) -> Result<FolderImages, DataErr
     Ok(FolderImages { items })
 }
 
+/// The most a decoder may allocate for one image (512 MiB: a 16384 × 10922 RGBA photo), and
+/// its largest side: a header that claims more is refused before any pixel is allocated.
+pub const MAX_DECODE_BYTES: u64 = 512 << 20;
+/// The largest side of an image file read.
+pub const MAX_DECODE_SIDE: u32 = 16384;
+
+fn decode_limits() -> image::Limits {
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(MAX_DECODE_BYTES);
+    limits.max_image_width = Some(MAX_DECODE_SIDE);
+    limits.max_image_height = Some(MAX_DECODE_SIDE);
+    limits
+}
+
 /// Decodes an image by its content (not its extension) and converts it to 8-bit RGB
 /// (greyscale, CMYK-converted, palette and 16-bit images included).
 pub fn decode_rgb(path: &Path) -> Result<RgbImage, DataError> {
-    let reader = ImageReader::open(path)
+    let mut reader = ImageReader::open(path)
         .map_err(|e| DataError::io(path, e))?
         .with_guessed_format()
         .map_err(|e| DataError::io(path, e))?;
+    reader.limits(decode_limits());
     let img = reader.decode().map_err(|e| DataError::Decode {
         path: path.to_path_buf(),
         message: e.to_string(),
@@ -359,6 +374,26 @@ mod tests {
         std::fs::remove_file(root.path().join("val_labels.txt")).unwrap();
         let err = list_val(root.path(), &classes).unwrap_err().to_string();
         assert!(err.contains("LOC_val_solution.csv"), "{err}");
+    }
+
+    #[test]
+    fn a_header_claiming_a_huge_image_is_refused_before_allocating_it() {
+        // A PNG whose IHDR claims 100,000 × 100,000 RGBA pixels (40 GB) and holds none.
+        let mut ihdr = b"IHDR".to_vec();
+        ihdr.extend(100_000u32.to_be_bytes());
+        ihdr.extend(100_000u32.to_be_bytes());
+        ihdr.extend([8, 6, 0, 0, 0]);
+        let mut crc = flate2::Crc::new();
+        crc.update(&ihdr);
+        let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+        png.extend(13u32.to_be_bytes());
+        png.extend(&ihdr);
+        png.extend(crc.sum().to_be_bytes());
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("huge.png");
+        std::fs::write(&p, png).unwrap();
+        let err = decode_rgb(&p).unwrap_err().to_string();
+        assert!(err.contains("huge.png") && err.contains("limit"), "{err}");
     }
 
     #[test]

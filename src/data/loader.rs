@@ -6,7 +6,7 @@
 //! a bounded queue; within a batch, images are decoded and augmented in parallel with rayon.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -223,6 +223,16 @@ impl Shared {
         let mut bad = self.bad.lock().unwrap_or_else(|e| e.into_inner());
         if bad.insert(path.clone()) {
             eprintln!("warning: skipping unreadable image: {err}");
+        }
+        let total = self.split.len();
+        if bad.len() >= total {
+            let folder = path.parent().and_then(Path::parent).unwrap_or(&path);
+            return Err(DataError::Format {
+                path: folder.to_path_buf(),
+                message: format!(
+                    "every one of the split's {total} images is unreadable (the last: {err}); nothing to train or measure on: fix the images or set data.path to readable ones"
+                ),
+            });
         }
         if bad.len() > self.max_bad {
             return Err(DataError::Format {

@@ -60,8 +60,8 @@ fn test_errors(
     Ok((score.top1_err, score.top5_err))
 }
 
-/// Copies the best checkpoint to `model.bpk`, measures its test error and writes
-/// `results.csv`.
+/// Copies the best checkpoint to `model.bpk` and measures its test error: the training row of
+/// `results.csv` (which the caller writes), never with a test error that is not a number.
 pub(super) fn finalize(
     exp: &Experiment,
     paths: &RunPaths,
@@ -127,8 +127,16 @@ pub(super) fn finalize(
         scales: data.default_test_scale().to_string(),
         ..ResultRow::describing(exp, vgg, data.name, device)
     };
-    results::write_csv(&paths.results(), std::slice::from_ref(&row))
-        .map_err(|e| TrainError::io(paths.results(), e))?;
+    // A diverged run reports its NaN as such; a run that ends normally never does.
+    if !row.top1_err.is_finite() && status != results::STATUS_DIVERGED {
+        return Err(TrainError::Training(format!(
+            "the test top-1 error of the chosen model (epoch {}) is not a number ({} test images); {} is not written: check the test split of {}",
+            best.epoch,
+            data.test.len(),
+            paths.results().display(),
+            data.path.display()
+        )));
+    }
     if exp.run.tensorboard {
         let written = super::events::EventLog::open(&paths.dir, &exp.to_toml(), &rows)
             .and_then(|mut log| log.test(best.epoch, row.top1_err, row.top5_err));
@@ -138,8 +146,8 @@ pub(super) fn finalize(
     }
     Ok(row)
 }
-/// Runs `[eval]`'s protocols on the best model and adds their rows after the training row,
-/// unless they measure nothing beyond it.
+/// The rows of `results.csv`: the training row, then `[eval]`'s protocols run on the best
+/// model, unless they measure nothing beyond it.
 pub(super) fn evaluate_after_training(
     exp: &Experiment,
     paths: &RunPaths,
@@ -147,17 +155,17 @@ pub(super) fn evaluate_after_training(
     vgg: &VggConfig,
     row: &ResultRow,
     spec: DeviceSpec,
-) -> Result<(), TrainError> {
+) -> Result<Vec<ResultRow>, TrainError> {
     use crate::eval::{adds_to_training, plan_for, rows_from};
     let plan = plan_for(exp, data, vgg);
+    let mut rows = vec![row.clone()];
     if !adds_to_training(&plan, data) || row.status == "diverged" || !paths.best_model().is_file() {
-        return Ok(());
+        return Ok(rows);
     }
     let device = spec.device().map_err(TrainError::Device)?;
     let mut net = vgg.init(&device);
     load_best(&mut net, paths, vgg)?;
     let report = crate::eval::evaluate(&net, &data.test, &data.pipeline, &plan, &device)?;
-    let mut rows = vec![row.clone()];
     let measured = rows_from(row, &report);
     for r in &measured {
         println!(
@@ -170,5 +178,5 @@ pub(super) fn evaluate_after_training(
         );
     }
     results::merge_eval_rows(&mut rows, measured);
-    results::write_csv(&paths.results(), &rows).map_err(|e| TrainError::io(paths.results(), e))
+    Ok(rows)
 }

@@ -45,11 +45,14 @@ pub fn train(exp: &Experiment, opts: &TrainOptions) -> Result<Outcome, TrainErro
     // The code that trains is the code at start-up, whatever happens to the checkout later.
     let git_commit = results::git_commit();
     let paths = RunPaths::new(exp.run_dir());
+    // The lock comes first: what the directory holds is read, checked and changed by one
+    // process at a time (two configs of one `name` never continue each other's checkpoints).
     if opts.fresh && paths.dir.exists() {
-        let lock = RunLock::acquire(&paths.dir)?;
+        let old = RunLock::acquire(&paths.dir)?;
         resume::move_aside(&paths.dir)?;
-        drop(lock);
+        drop(old);
     }
+    let _lock = RunLock::acquire(&paths.dir)?;
     resume::check_same_experiment(&paths, exp)?;
     if let Some(row) = resume::finished_row(&paths)? {
         return Ok(Outcome::AlreadyFinished(row));
@@ -63,11 +66,6 @@ pub fn train(exp: &Experiment, opts: &TrainOptions) -> Result<Outcome, TrainErro
     }
     let data = data::load(&exp.data, &exp.augment)?;
     check_classes(exp, &data)?;
-    let _lock = RunLock::acquire(&paths.dir)?;
-    // Another process may have finished the run while we waited for the data.
-    if let Some(row) = resume::finished_row(&paths)? {
-        return Ok(Outcome::AlreadyFinished(row));
-    }
     write_atomic(&paths.config(), exp.to_toml().as_bytes())
         .map_err(|e| TrainError::io(paths.config(), e))?;
 
@@ -96,7 +94,10 @@ pub fn train(exp: &Experiment, opts: &TrainOptions) -> Result<Outcome, TrainErro
         bad_images,
     };
     let row = finish::finalize(exp, &paths, &data, &vgg, provenance, &state, specs[0])?;
-    finish::evaluate_after_training(exp, &paths, &data, &vgg, &row, specs[0])?;
+    // The training row and the `[eval]` rows are written together, once: a crash before the
+    // write leaves no `results.csv`, and the rerun measures both again.
+    let rows = finish::evaluate_after_training(exp, &paths, &data, &vgg, &row, specs[0])?;
+    results::write_csv(&paths.results(), &rows).map_err(|e| TrainError::io(paths.results(), e))?;
     Ok(Outcome::Trained(row))
 }
 

@@ -106,19 +106,78 @@ pub(super) fn check_same_experiment(paths: &RunPaths, exp: &Experiment) -> Resul
     let saved = Experiment::from_toml_str(&text, &paths.config(), &[])
         .map_err(|error| TrainError::SavedConfig { error })?;
     let keys = differing_keys(&saved, exp);
-    if keys.is_empty() {
-        return Ok(());
+    if !keys.is_empty() {
+        return Err(TrainError::DifferentExperiment {
+            dir: paths.dir.clone(),
+            keys,
+            config: paths.config(),
+        });
     }
-    Err(TrainError::DifferentExperiment {
-        dir: paths.dir.clone(),
-        keys,
-        config: paths.config(),
-    })
+    let trained = results::read_csv::<EpochRow>(&paths.metrics())?.len();
+    match changed_on_resume(&saved, exp, trained) {
+        None => Ok(()),
+        Some((key, was, now, why)) => Err(TrainError::ChangedOnResume {
+            dir: paths.dir.clone(),
+            key,
+            was,
+            now,
+            why,
+        }),
+    }
+}
+
+/// The number of devices a run's batches are split over.
+fn device_count(exp: &Experiment) -> usize {
+    exp.run.devices.len().max(1)
+}
+
+/// The first key that may change between sessions in general but not in this way for this
+/// run: its key, saved and new values, and why. Another number of devices changes the steps
+/// of an epoch, on which the schedule's position is counted; `train.epochs` is the length of a
+/// cosine schedule, and never below the `trained` epochs already done (their checkpoints would
+/// be passed over).
+fn changed_on_resume(
+    saved: &Experiment,
+    exp: &Experiment,
+    trained: usize,
+) -> Option<(String, String, String, String)> {
+    use crate::config::Schedule;
+    if trained == 0 {
+        return None;
+    }
+    let (was, now) = (device_count(saved), device_count(exp));
+    if was != now {
+        return Some((
+            "run.devices".into(),
+            format!("{was} device(s)"),
+            format!("{now}"),
+            "the number of devices sets the steps of an epoch, on which the schedule's position is counted".into(),
+        ));
+    }
+    let (was, now) = (saved.train.epochs, exp.train.epochs);
+    if was != now && now < trained {
+        return Some((
+            "train.epochs".into(),
+            was.to_string(),
+            now.to_string(),
+            format!("{trained} epochs are already trained"),
+        ));
+    }
+    if was != now && exp.train.schedule == Schedule::Cosine {
+        return Some((
+            "train.epochs".into(),
+            was.to_string(),
+            now.to_string(),
+            "a cosine schedule spans train.epochs; changing it mid-run reshapes the curve".into(),
+        ));
+    }
+    None
 }
 
 /// Dotted keys whose values differ between two experiments, ignoring those a run may change
 /// when it is continued (`train.epochs`, `data.workers`, `run.*` except `run.precision`, the
-/// type its checkpoints are stored in).
+/// type its checkpoints are stored in; [`changed_on_resume`] limits how `train.epochs` and
+/// `run.devices` may change).
 fn differing_keys(a: &Experiment, b: &Experiment) -> Vec<String> {
     fn walk(prefix: &str, a: &toml::Value, b: Option<&toml::Value>, out: &mut Vec<String>) {
         match (a, b) {
@@ -164,4 +223,50 @@ fn check_checkpoint_fits(path: &Path, vgg: &VggConfig, device: &Device) -> Resul
             what,
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Schedule;
+
+    fn exp(epochs: usize, schedule: Schedule, devices: &[&str]) -> Experiment {
+        let mut e = Experiment::default();
+        e.train.epochs = epochs;
+        e.train.schedule = schedule;
+        e.run.devices = devices.iter().map(|d| d.to_string()).collect();
+        e
+    }
+
+    fn key(saved: &Experiment, now: &Experiment, trained: usize) -> Option<String> {
+        changed_on_resume(saved, now, trained).map(|(k, ..)| k)
+    }
+
+    #[test]
+    fn another_device_count_is_refused_once_an_epoch_is_trained() {
+        let one = exp(10, Schedule::Plateau, &[]);
+        let two = exp(10, Schedule::Plateau, &["cuda:0", "cuda:1"]);
+        assert_eq!(key(&one, &two, 3).as_deref(), Some("run.devices"));
+        assert_eq!(key(&one, &two, 0), None);
+        // The same count on other devices keeps the steps of an epoch.
+        let other = exp(10, Schedule::Plateau, &["cuda:1"]);
+        assert_eq!(key(&one, &other, 3), None);
+    }
+
+    #[test]
+    fn epochs_below_those_trained_are_refused_and_more_are_allowed_but_for_cosine() {
+        let saved = exp(10, Schedule::Plateau, &[]);
+        assert_eq!(
+            key(&saved, &exp(4, Schedule::Plateau, &[]), 5).as_deref(),
+            Some("train.epochs")
+        );
+        assert_eq!(key(&saved, &exp(20, Schedule::Plateau, &[]), 5), None);
+        assert_eq!(key(&saved, &exp(6, Schedule::Step, &[]), 5), None);
+        let cosine = exp(10, Schedule::Cosine, &[]);
+        assert_eq!(
+            key(&cosine, &exp(20, Schedule::Cosine, &[]), 5).as_deref(),
+            Some("train.epochs")
+        );
+        assert_eq!(key(&cosine, &exp(10, Schedule::Cosine, &[]), 5), None);
+    }
 }

@@ -16,9 +16,18 @@ thread_local! {
     static COLS: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
+/// The largest scratch a thread keeps between calls (16 Mi floats, 64 MiB); a larger column
+/// matrix (the first layers at 224², about 116 MB an image group) is allocated for the call and
+/// freed after it, so no thread holds one for the life of the process.
+pub(crate) const KEPT_COLS: usize = 16 << 20;
+
 /// Runs `f` on a scratch buffer of `len` floats (contents unspecified): the calling thread's
-/// reused one unless it is already in use further up the stack.
+/// reused one, unless it is already in use further up the stack or `len` exceeds
+/// [`KEPT_COLS`].
 pub(crate) fn with_cols<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+    if len > KEPT_COLS {
+        return f(&mut vec![0.0; len]);
+    }
     COLS.with(|cell| match cell.try_borrow_mut() {
         Ok(mut buf) => {
             if buf.len() < len {
@@ -226,6 +235,23 @@ mod tests {
             width: 1,
             kernel,
         }
+    }
+
+    /// Floats the calling thread's kept scratch holds.
+    fn kept() -> usize {
+        COLS.with(|cell| cell.borrow().capacity())
+    }
+
+    #[test]
+    fn a_scratch_larger_than_the_kept_size_is_freed_after_the_call() {
+        std::thread::spawn(|| {
+            with_cols(1000, |buf| buf.fill(1.0));
+            assert!(kept() >= 1000);
+            with_cols(KEPT_COLS + 1, |buf| assert_eq!(buf.len(), KEPT_COLS + 1));
+            assert!(kept() < KEPT_COLS, "kept {} floats", kept());
+        })
+        .join()
+        .unwrap();
     }
 
     #[test]

@@ -114,6 +114,11 @@ fn run(
         g.weight_len(),
         "direct conv weights for {g:?}"
     );
+    if let Some(bias) = bias {
+        // The kernels load `c_out` biases through raw pointers: a shorter slice would be read
+        // past its end.
+        assert_eq!(bias.len(), g.c_out, "direct conv bias for {g:?}");
+    }
     let (k, c_in, c_out, h, w) = (g.kernel, g.c_in, g.c_out, g.height, g.width);
     let pad = k / 2;
     let padded = pad_input(x, g);
@@ -342,6 +347,32 @@ mod tests {
         (0..len)
             .map(|i| ((i as f32 + seed) * 12.9898).sin())
             .collect()
+    }
+
+    #[test]
+    fn a_bias_shorter_than_the_output_channels_is_refused_before_any_read() {
+        let Some(isa) = Isa::best() else {
+            eprintln!("skipped: this CPU has neither AVX-512F nor AVX2");
+            return;
+        };
+        let g = ConvGeometry {
+            batch: 1,
+            c_in: 3,
+            c_out: 16,
+            height: 4,
+            width: 4,
+            kernel: 3,
+        };
+        let x = pseudo_random(g.input_len(), 1.0);
+        let wm = weight_matrix(&pseudo_random(g.weight_len(), 2.0), &g, false);
+        let short = vec![0.0; 8];
+        let caught = std::panic::catch_unwind(|| run(isa, &x, &wm, Some(&short), &g, false));
+        let message = caught.unwrap_err();
+        let message = message
+            .downcast_ref::<String>()
+            .cloned()
+            .unwrap_or_default();
+        assert!(message.contains("direct conv bias"), "{message}");
     }
 
     #[test]

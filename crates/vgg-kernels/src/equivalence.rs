@@ -94,7 +94,23 @@ fn conv_cases(count: usize) -> Vec<ConvCase> {
             relu: rng.random_bool(0.5),
         });
     }
-    // The extremes, always.
+    // The extremes, always; and batches of 32 and 33, which a machine with up to 32 threads
+    // splits into one image group per thread, summing partial weight gradients (the path
+    // training takes; CI runs these tests at RAYON_NUM_THREADS=16 too).
+    for (batch, c_in, c_out, side) in [(32, 16, 32, 16), (33, 8, 24, 12), (32, 64, 64, 6)] {
+        cases.push(ConvCase {
+            g: ConvGeometry {
+                batch,
+                c_in,
+                c_out,
+                height: side,
+                width: side,
+                kernel: 3,
+            },
+            bias: true,
+            relu: true,
+        });
+    }
     for (c_in, c_out, side) in [(512, 1, 2), (1, 512, 2), (3, 8, 64)] {
         cases.push(ConvCase {
             g: ConvGeometry {

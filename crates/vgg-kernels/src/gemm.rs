@@ -31,13 +31,25 @@ impl<'a> MatRef<'a> {
         }
     }
 
+    /// Panics unless every element of a `rows × cols` view lies inside the slice, computed
+    /// without wrapping (this crate may be built without overflow checks), and unless both
+    /// strides fit the `isize` that gemm takes.
     fn check(&self, rows: usize, cols: usize, what: &str) {
+        assert!(
+            isize::try_from(self.row_stride).is_ok() && isize::try_from(self.col_stride).is_ok(),
+            "gemm: {what} view's strides {} and {} exceed isize",
+            self.row_stride,
+            self.col_stride
+        );
         if rows == 0 || cols == 0 {
             return;
         }
-        let last = (rows - 1) * self.row_stride + (cols - 1) * self.col_stride;
+        let last = (rows - 1)
+            .checked_mul(self.row_stride)
+            .zip((cols - 1).checked_mul(self.col_stride))
+            .and_then(|(r, c)| r.checked_add(c));
         assert!(
-            last < self.data.len(),
+            last.is_some_and(|last| last < self.data.len()),
             "gemm: {what} view of {rows}×{cols} reaches past its {} elements",
             self.data.len()
         );
@@ -89,7 +101,10 @@ fn product(
     (m, k, n): (usize, usize, usize),
     threads: Threads,
 ) {
-    assert!(dst.len() >= m * n, "gemm: destination smaller than {m}×{n}");
+    assert!(
+        m.checked_mul(n).is_some_and(|mn| dst.len() >= mn),
+        "gemm: destination smaller than {m}×{n}"
+    );
     a.check(m, k, "left");
     b.check(k, n, "right");
     if m == 0 || n == 0 {
@@ -204,6 +219,37 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    #[should_panic(expected = "reaches past")]
+    fn a_shape_whose_extent_wraps_around_is_refused_not_read_out_of_bounds() {
+        // (2^63 + 1) rows of stride 2 wrap to a last element inside the 4-element slice when
+        // the arithmetic wraps: the check must see through it.
+        let mut c = vec![0.0; 4];
+        let rows = (1usize << 63) + 1;
+        matmul(
+            &mut c,
+            false,
+            MatRef::row_major(&[1.0; 4], 2),
+            MatRef::row_major(&[1.0; 4], 2),
+            (rows, 2, 0),
+            Threads::One,
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "destination smaller")]
+    fn a_destination_whose_size_wraps_around_is_refused() {
+        let mut c = vec![0.0; 4];
+        matmul(
+            &mut c,
+            false,
+            MatRef::row_major(&[], 0),
+            MatRef::row_major(&[], 1 << 33),
+            (1 << 32, 0, 1 << 32),
+            Threads::One,
+        );
     }
 
     #[test]

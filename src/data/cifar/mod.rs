@@ -179,11 +179,22 @@ pub fn read_split(path: &Path, which: Cifar, train: bool) -> Result<MemoryImages
         labels: Vec::new(),
     };
     let source = locate(path, which)?;
+    let mut last = path.to_path_buf();
     for (file, format, bytes) in source.read(which, train)? {
         match format {
             Format::Binary => parse_records(&bytes, which, &file, &mut set)?,
             Format::Python => parse_pickle(&bytes, which, &file, &mut set)?,
         }
+        last = file;
+    }
+    if set.labels.is_empty() {
+        return Err(DataError::format(
+            &last,
+            format!(
+                "the {} split holds no image; fetch the data again",
+                if train { "training" } else { "test" }
+            ),
+        ));
     }
     Ok(set)
 }

@@ -144,6 +144,10 @@ impl Source {
     }
 }
 
+/// The largest member of a CIFAR archive read: CIFAR-100's training split, 50,000 records of
+/// 3,074 bytes (154 MB; its pickle is a little larger), with room to spare.
+const MAX_MEMBER_BYTES: u64 = 256 << 20;
+
 /// The split's members of a CIFAR `.tar.gz`, decompressed in memory as the archive streams by.
 fn read_archive(archive: &Path, which: Cifar, train: bool) -> Result<Vec<SplitFile>, DataError> {
     let bad = |e: std::io::Error| {
@@ -169,14 +173,28 @@ fn read_archive(archive: &Path, which: Cifar, train: bool) -> Result<Vec<SplitFi
             .find(|f| members(*f).iter().all(|m| found.contains_key(m)))
     };
     for entry in tar.entries().map_err(bad)? {
-        let mut entry = entry.map_err(bad)?;
+        let entry = entry.map_err(bad)?;
         let name = entry.path().map_err(bad)?.to_string_lossy().into_owned();
         let name = name.trim_start_matches("./").to_string();
         if !wanted.contains(&name) {
             continue;
         }
-        let mut bytes = Vec::with_capacity((entry.size() as usize).min(1 << 28));
-        entry.read_to_end(&mut bytes).map_err(bad)?;
+        if entry.size() > MAX_MEMBER_BYTES {
+            return Err(DataError::format(
+                archive,
+                format!(
+                    "member {name} claims {} bytes, more than any CIFAR file ({MAX_MEMBER_BYTES}); a corrupt or hostile archive: fetch it again",
+                    entry.size()
+                ),
+            ));
+        }
+        // Reserve what the header claims only up to 16 MiB: the stream, not a length field,
+        // decides how much memory the member takes.
+        let mut bytes = Vec::with_capacity(entry.size().min(16 << 20) as usize);
+        entry
+            .take(MAX_MEMBER_BYTES)
+            .read_to_end(&mut bytes)
+            .map_err(bad)?;
         found.insert(name, bytes);
         if complete(&found).is_some() {
             break;

@@ -73,8 +73,14 @@ impl<'a> Machine<'a> {
     }
 
     fn push(&mut self, object: Object) {
+        let id = self.add(object);
+        self.stack.push(id);
+    }
+
+    /// Puts `object` in the arena without pushing it.
+    fn add(&mut self, object: Object) -> Id {
         self.objects.push(object);
-        self.stack.push(self.objects.len() - 1);
+        self.objects.len() - 1
     }
 
     fn pop(&mut self) -> Result<Id, PickleError> {
@@ -346,14 +352,15 @@ impl<'a> Machine<'a> {
             b'c' => {
                 let module = self.line()?.to_string();
                 let name = self.line()?.to_string();
+                let module = self.add(Object::Text(module));
+                let name = self.add(Object::Text(name));
                 self.push(Object::Global { module, name });
             }
             0x93 => {
                 let name = self.pop()?;
                 let module = self.pop()?;
                 match (&self.objects[module], &self.objects[name]) {
-                    (Object::Text(m), Object::Text(n)) => {
-                        let (module, name) = (m.clone(), n.clone());
+                    (Object::Text(_), Object::Text(_)) => {
                         self.push(Object::Global { module, name });
                     }
                     _ => return Err(self.err("STACK_GLOBAL needs two strings")),

@@ -15,6 +15,9 @@ use std::borrow::Cow;
 
 mod machine;
 
+/// How deeply calls nest before [`Pickle::bytes`] gives up (a real pickle nests one level).
+pub const MAX_DEPTH: usize = 16;
+
 /// Index of an object in [`Pickle`]'s arena.
 pub type Id = usize;
 
@@ -39,12 +42,13 @@ pub enum Object {
     Tuple(Vec<Id>),
     /// A dict, in insertion order.
     Dict(Vec<(Id, Id)>),
-    /// A reference to `module.name`.
+    /// A reference to `module.name`: the ids of two [`Object::Text`]s, shared, never copied
+    /// (a pickle that names one long string a million times costs a million ids).
     Global {
         /// The module.
-        module: String,
+        module: Id,
         /// The attribute.
-        name: String,
+        name: Id,
     },
     /// `callable(*args)` (`REDUCE`, `NEWOBJ`), with the state a later `BUILD` gave it.
     Call {
@@ -120,21 +124,38 @@ impl Pickle {
     /// The bytes of a byte string, of a text string with only code points below 256
     /// (Python 3's protocol-2 `bytes` go through `_codecs.encode(text, "latin1")`), or of
     /// that `_codecs.encode` call.
+    /// Calls nested deeper than [`MAX_DEPTH`] are not followed.
     pub fn bytes(&self, id: Id) -> Option<Cow<'_, [u8]>> {
+        let mut id = id;
+        for _ in 0..MAX_DEPTH {
+            match self.get(id) {
+                Object::Bytes(b) => return Some(Cow::Borrowed(b)),
+                Object::Text(t) => {
+                    return t
+                        .chars()
+                        .map(|c| u8::try_from(c as u32).ok())
+                        .collect::<Option<Vec<u8>>>()
+                        .map(Cow::Owned);
+                }
+                Object::Call { callable, args, .. }
+                    if self.is_global(*callable, "_codecs", "encode") =>
+                {
+                    let Object::Tuple(a) = self.get(*args) else {
+                        return None;
+                    };
+                    id = *a.first()?;
+                }
+                _ => return None,
+            }
+        }
+        None
+    }
+
+    /// `module.name` of a global, for messages.
+    pub fn global_name(&self, id: Id) -> Option<String> {
         match self.get(id) {
-            Object::Bytes(b) => Some(Cow::Borrowed(b)),
-            Object::Text(t) => t
-                .chars()
-                .map(|c| u8::try_from(c as u32).ok())
-                .collect::<Option<Vec<u8>>>()
-                .map(Cow::Owned),
-            Object::Call { callable, args, .. }
-                if self.is_global(*callable, "_codecs", "encode") =>
-            {
-                let Object::Tuple(a) = self.get(*args) else {
-                    return None;
-                };
-                a.first().and_then(|t| self.bytes(*t))
+            Object::Global { module, name } => {
+                Some(format!("{}.{}", self.text(*module)?, self.text(*name)?))
             }
             _ => None,
         }
@@ -149,7 +170,8 @@ impl Pickle {
     }
 
     fn is_global(&self, id: Id, module: &str, name: &str) -> bool {
-        matches!(self.get(id), Object::Global { module: m, name: n } if m == module && n == name)
+        let is = |text: Id, want: &str| matches!(self.get(text), Object::Text(t) if t == want);
+        matches!(self.get(id), Object::Global { module: m, name: n } if is(*m, module) && is(*n, name))
     }
 
     /// A numpy `uint8` array pickled through `numpy.core.multiarray._reconstruct` (numpy 1) or
@@ -167,8 +189,9 @@ impl Pickle {
             && !self.is_global(*callable, "numpy._core.multiarray", "_reconstruct")
         {
             return Err(format!(
-                "not a numpy array: made by {:?}",
-                self.get(*callable)
+                "not a numpy array: made by {}",
+                self.global_name(*callable)
+                    .unwrap_or_else(|| "something that is not a global".into())
             ));
         }
         // ndarray.__setstate__((version, shape, dtype, is_fortran, data)).
@@ -208,7 +231,10 @@ impl Pickle {
         let bytes = self
             .bytes(data)
             .ok_or("numpy array data is not a byte string")?;
-        let want: usize = shape.iter().product();
+        let want = shape
+            .iter()
+            .try_fold(1usize, |n, d| n.checked_mul(*d))
+            .ok_or_else(|| format!("numpy array shape {shape:?} overflows"))?;
         if bytes.len() != want {
             return Err(format!(
                 "numpy array of shape {shape:?} holds {} bytes, expected {want}",
@@ -271,6 +297,53 @@ mod tests {
         // pickle.dumps(b"\x00\xff", protocol=2) in Python 3.
         let p = Pickle::parse(b"\x80\x02c_codecs\nencode\nq\x00X\x03\x00\x00\x00\x00\xc3\xbfq\x01X\x06\x00\x00\x00latin1q\x02\x86q\x03Rq\x04.").unwrap();
         assert_eq!(p.bytes(p.root).unwrap()[..], [0, 255]);
+    }
+
+    #[test]
+    fn globals_share_their_strings_so_memory_grows_with_the_file_not_its_references() {
+        // One 100 kB module name, memoised, then STACK_GLOBAL 10,000 times over the memo.
+        let name = "m".repeat(100_000);
+        let mut p = b"\x80\x04".to_vec();
+        p.push(0x8d);
+        p.extend((name.len() as u64).to_le_bytes());
+        p.extend(name.as_bytes());
+        p.extend(b"q\x00\x8c\x01nq\x01(");
+        for _ in 0..10_000 {
+            p.extend(b"h\x00h\x01\x93");
+        }
+        p.extend(b"l.");
+        let parsed = Pickle::parse(&p).unwrap();
+        let texts: usize = parsed
+            .objects
+            .iter()
+            .map(|o| match o {
+                Object::Text(t) => t.len(),
+                _ => 0,
+            })
+            .sum();
+        assert_eq!(texts, name.len() + 1, "strings were copied");
+        let first = match parsed.get(parsed.root) {
+            Object::List(items) => items[0],
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(parsed.global_name(first), Some(format!("{name}.n")));
+    }
+
+    #[test]
+    fn codecs_encode_nested_past_the_depth_bound_is_refused_not_a_stack_overflow() {
+        // _codecs.encode(_codecs.encode(...(b"x")...)) nested 200,000 deep: each round memoises
+        // the inner value, pops it, and pushes encode((inner,)).
+        let mut chain = b"\x80\x02c_codecs\nencode\nq\x00\x30C\x01x".to_vec();
+        for _ in 0..200_000 {
+            chain.extend(b"q\x01\x30h\x00h\x01\x85R");
+        }
+        chain.push(b'.');
+        let parsed = Pickle::parse(&chain).unwrap();
+        assert_eq!(parsed.bytes(parsed.root), None);
+        // One level, as real pickles nest, is read.
+        let one = b"\x80\x02c_codecs\nencode\nq\x00\x30C\x01xq\x01\x30h\x00h\x01\x85R.";
+        let parsed = Pickle::parse(one).unwrap();
+        assert_eq!(parsed.bytes(parsed.root).unwrap()[..], *b"x");
     }
 
     #[test]
