@@ -8,14 +8,14 @@
 //! # Architecture
 //!
 //! The modules form a stack. A module uses modules of its own layer or below, never above, and
-//! no two modules use each other, directly or round a loop (`tests/architecture.rs` reads this
+//! no two modules use each other, directly or round a loop (`tests/it/architecture.rs` reads this
 //! table and checks every `crate::` path in `src/` against it on each `cargo test`):
 //!
 //! ```text
 //! layer 3: cli                                          (arguments, one-line errors, exit codes)
 //! layer 2: train evaluate report bench predict sweep export device_check (the commands)
 //! layer 1: data augment model eval results device tensorboard (images, network, test protocols, run dirs, devices, events)
-//! layer 0: config arch error util                       (the experiment, the paper's tables, errors)
+//! layer 0: config arch console error util                      (the experiment, the paper's tables, errors)
 //! ```
 //!
 //! The convolution kernels of the flex backend are a crate of their own below [`model`]
@@ -26,6 +26,7 @@ pub mod augment;
 pub mod bench;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod data;
 pub mod device;
 pub mod device_check;

@@ -224,7 +224,7 @@ pub fn predict(
 pub fn tensorboard(dir: PathBuf) -> Result<ExitCode> {
     let runs = crate::report::collect(&dir)?;
     if !runs.runs.iter().any(|r| r.primary) {
-        return Err(crate::error::ReportError::NoRuns { dir }.into());
+        return Err(crate::report::ReportError::NoRuns { dir }.into());
     }
     let mut seen = std::collections::BTreeSet::new();
     for run in runs.runs.iter().filter(|r| r.primary) {

@@ -193,6 +193,8 @@ pub struct TrainArgs {
 /// Runs the parsed command line: one call per subcommand.
 pub fn run(cli: Cli) -> Result<ExitCode> {
     install_panic_hook();
+    // The CLI owns the terminal: the library's lines come through its console.
+    crate::console::install(Box::new(crate::console::Terminal));
     use commands as c;
     match cli.command {
         None => c::train(&cli.train),
@@ -254,8 +256,8 @@ pub fn exit_code(err: &anyhow::Error) -> ExitCode {
             || cause.is::<DataError>()
             || cause.is::<clap::Error>()
             || matches!(
-                cause.downcast_ref::<crate::error::ExportError>(),
-                Some(crate::error::ExportError::Out { .. })
+                cause.downcast_ref::<crate::export::ExportError>(),
+                Some(crate::export::ExportError::Out { .. })
             )
         {
             return ExitCode::from(2);

@@ -222,7 +222,7 @@ impl Shared {
         };
         let mut bad = self.bad.lock().unwrap_or_else(|e| e.into_inner());
         if bad.insert(path.clone()) {
-            eprintln!("warning: skipping unreadable image: {err}");
+            crate::console::warning(format!("warning: skipping unreadable image: {err}"));
         }
         let total = self.split.len();
         if bad.len() >= total {

@@ -194,11 +194,11 @@ pub fn evaluate(
     for indices in split.indices.chunks(chunk) {
         if last_report.elapsed().as_secs() >= 30 {
             last_report = Instant::now();
-            eprintln!(
+            crate::console::progress(format!(
                 "eval: {images}/{} images, {:.1} img/s",
                 split.len(),
                 images as f64 / start.elapsed().as_secs_f64()
-            );
+            ));
         }
         let decoded: Vec<(usize, Result<Img, DataError>)> = indices
             .par_iter()
@@ -211,7 +211,7 @@ pub fn evaluate(
                 Err(e) if e.image_path().is_none() => return Err(e),
                 Err(e) => {
                     bad += 1;
-                    eprintln!("warning: skipped: {e}");
+                    crate::console::warning(format!("warning: skipped: {e}"));
                     if bad > plan.max_bad_images {
                         return Err(DataError::TooManyBad {
                             count: bad,

@@ -78,7 +78,6 @@ mod tests {
                 &TensorData::new(case.output.clone(), fx.shape),
                 Tolerance::rel_abs(1e-5, 1e-6),
             );
-            eprintln!("case {} ok", case.name);
         }
         // The paper's constants are the "krizhevsky" case.
         let k = fx.cases.iter().find(|c| c.name == "krizhevsky").unwrap();

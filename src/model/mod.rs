@@ -5,6 +5,8 @@ pub mod lrn;
 pub mod summary;
 pub mod torchvision;
 
+pub use crate::error::WeightsError;
+
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
 use burn::nn::{
@@ -17,7 +19,6 @@ use burn::prelude::*;
 
 use crate::arch::{Arch, LayerSpec, scaled_channels};
 use crate::config::{Experiment, Head, Init, Kernels, LrnConfig, ModelConfig};
-use crate::error::WeightsError;
 use vgg_kernels as kernels;
 
 /// Everything needed to build a [`Vgg`]: the model section of the config with the data set's

@@ -13,8 +13,8 @@ use burn::store::{
 
 use super::Vgg;
 use super::VggConfig;
+use super::WeightsError;
 use crate::arch::Arch;
-use crate::error::WeightsError;
 
 /// What a torchvision VGG state dict holds, read from its keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

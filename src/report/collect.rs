@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+use super::ReportError;
 use crate::config::Experiment;
-use crate::error::ReportError;
 use crate::results::{EpochRow, ResultRow, read_csv};
 
 /// One finished run as found on disk.

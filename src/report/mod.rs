@@ -6,6 +6,7 @@
 
 mod builds;
 mod collect;
+mod error;
 mod group;
 mod markdown;
 pub mod plots;
@@ -14,11 +15,11 @@ pub mod stats;
 use std::path::{Path, PathBuf};
 
 pub use collect::{Collection, Run, Unfinished, collect};
+pub use error::ReportError;
 pub use group::{ArmComparison, Comparison, Group, Verdict, arm_comparisons, comparisons, group};
 pub use markdown::markdown;
 
 use crate::arch::Arch;
-use crate::error::ReportError;
 use crate::results::write_atomic;
 
 /// The paper's Table 3 (top-1, top-5 val error %, S = Q = 256, dense evaluation).

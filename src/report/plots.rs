@@ -11,8 +11,8 @@ use plotters::coord::Shift;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
+use super::ReportError;
 use super::{Comparison, Group};
-use crate::error::ReportError;
 
 static FONT: Once = Once::new();
 

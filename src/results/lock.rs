@@ -44,10 +44,10 @@ impl RunLock {
             Err(TryLockError::Error(e)) => return Err(TrainError::io(&path, e)),
         }
         if !owner.is_empty() && owner != std::process::id().to_string() {
-            eprintln!(
+            crate::console::warning(format!(
                 "note: {}: process {owner} died holding this run; taking over its lock",
                 dir.display()
-            );
+            ));
         }
         file.set_len(0).map_err(|e| TrainError::io(&path, e))?;
         file.rewind().map_err(|e| TrainError::io(&path, e))?;

@@ -141,7 +141,9 @@ pub(super) fn finalize(
         let written = super::events::EventLog::open(&paths.dir, &exp.to_toml(), &rows)
             .and_then(|mut log| log.test(best.epoch, row.top1_err, row.top5_err));
         if let Err(e) = written {
-            eprintln!("warning: {e}; the test errors are not in the TensorBoard events");
+            crate::console::warning(format!(
+                "warning: {e}; the test errors are not in the TensorBoard events"
+            ));
         }
     }
     Ok(row)
@@ -168,14 +170,14 @@ pub(super) fn evaluate_after_training(
     let report = crate::eval::evaluate(&net, &data.test, &data.pipeline, &plan, &device)?;
     let measured = rows_from(row, &report);
     for r in &measured {
-        println!(
+        crate::console::out(format!(
             "{}: {} at Q = {}: test top-1 error {:.2}%  top-5 error {}",
             exp.name,
             r.protocol,
             r.scales,
             r.top1_err,
             percent(r.top5_err)
-        );
+        ));
     }
     results::merge_eval_rows(&mut rows, measured);
     Ok(rows)

@@ -60,7 +60,9 @@ impl EpochSink for RunSink {
         if let Some(events) = &mut self.events
             && let Err(e) = events.batch_loss(step, self.steps_per_epoch, loss)
         {
-            eprintln!("warning: {e}; no more TensorBoard events this session");
+            crate::console::warning(format!(
+                "warning: {e}; no more TensorBoard events this session"
+            ));
             self.events = None;
         }
     }
@@ -81,7 +83,7 @@ impl EpochSink for RunSink {
                 .lock()
                 .end_epoch(row.epoch, row.val_top1_err, row.train_loss, self.plateau);
         if self.print {
-            println!(
+            crate::console::out(format!(
                 "epoch {}/{}  lr {:.3e}  train loss {:.4} top1 {:.2}% top5 {}  val loss {:.4} top1 {:.2}% top5 {}  {:.1}s {:.0} img/s",
                 row.epoch,
                 self.epochs,
@@ -94,34 +96,36 @@ impl EpochSink for RunSink {
                 percent(row.val_top5_err),
                 row.epoch_seconds,
                 row.train_img_s
-            );
+            ));
         }
         if let Some(m) = message {
-            println!("epoch {}: {m}", row.epoch);
+            crate::console::out(format!("epoch {}: {m}", row.epoch));
         }
         if self.state.lock().diverged {
-            eprintln!(
+            crate::console::warning(format!(
                 "epoch {}: the training loss is {}; stopping and keeping the last good checkpoint (try a lower train.lr)",
                 row.epoch, row.train_loss
-            );
+            ));
         }
         self.rows.retain(|r| r.epoch < row.epoch);
         let epoch = row.epoch;
         self.rows.push(row);
         let stalled = health::stalled_epochs(&self.rows, self.num_classes);
         if stalled >= health::STALL_EPOCHS {
-            eprintln!(
+            crate::console::warning(format!(
                 "warning: epoch {epoch}: {}",
                 health::stall_message(stalled, self.num_classes, &self.model)
-            );
+            ));
         }
         if let Err(e) = results::write_csv(&self.path, &self.rows) {
-            eprintln!("{}: {e}", self.path.display());
+            crate::console::warning(format!("{}: {e}", self.path.display()));
         }
         if let (Some(events), Some(row)) = (&mut self.events, self.rows.last())
             && let Err(e) = events.epoch(row)
         {
-            eprintln!("warning: {e}; no more TensorBoard events this session");
+            crate::console::warning(format!(
+                "warning: {e}; no more TensorBoard events this session"
+            ));
             self.events = None;
         }
     }
@@ -261,7 +265,9 @@ pub(super) fn fit(session: Session<'_>) -> Result<usize, TrainError> {
     let inner = tui.then(|| default_renderer(training.interrupter(), resume));
     let events = if exp.run.tensorboard {
         super::events::EventLog::open(&paths.dir, &exp.to_toml(), &rows)
-            .map_err(|e| eprintln!("warning: {e}; no TensorBoard events this session"))
+            .map_err(|e| {
+                crate::console::warning(format!("warning: {e}; no TensorBoard events this session"))
+            })
             .ok()
     } else {
         None

@@ -42,10 +42,10 @@ pub(super) fn restore(
     }
     for e in checkpoint::epochs_on_disk(&paths.checkpoints()) {
         if Some(e) > epoch && e <= rows.len() {
-            eprintln!(
+            crate::console::warning(format!(
                 "warning: {}: checkpoint of epoch {e} is incomplete or unreadable; it is ignored",
                 paths.checkpoints().display()
-            );
+            ));
         }
     }
     rows.truncate(epoch.unwrap_or(0));
@@ -70,7 +70,7 @@ pub(super) fn restore(
             });
         };
         *state.lock() = s;
-        println!("{}: resuming after epoch {e}", paths.dir.display());
+        crate::console::out(format!("{}: resuming after epoch {e}", paths.dir.display()));
     }
     Ok(Restored { epoch, rows, state })
 }
@@ -90,11 +90,11 @@ pub(super) fn move_aside(dir: &Path) -> Result<(), TrainError> {
     let mut target = dir.as_os_str().to_owned();
     target.push(format!(".old-{stamp}"));
     std::fs::rename(dir, &target).map_err(|e| TrainError::io(dir, e))?;
-    println!(
+    crate::console::out(format!(
         "{}: moved the old run to {}",
         dir.display(),
         Path::new(&target).display()
-    );
+    ));
     Ok(())
 }
 

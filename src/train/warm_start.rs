@@ -34,10 +34,10 @@ pub(super) fn warm_start_from(
     crate::model::load_burnpack(&mut source, &weights)
         .map_err(|what| fail(format!("{}: {what}", weights.display())))?;
     let copied = crate::model::init::warm_start(model, &source).map_err(fail)?;
-    println!(
+    crate::console::out(format!(
         "initialised {copied} layers from {} ({})",
         dir.display(),
         source_exp.model.arch
-    );
+    ));
     Ok(())
 }

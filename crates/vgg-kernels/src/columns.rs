@@ -6,8 +6,8 @@ use std::ops::Range;
 
 use rayon::prelude::*;
 
-use super::conv::ConvGeometry;
 use super::gemm::Threads;
+use super::geometry::ConvGeometry;
 use super::layout::SendPtr;
 use super::simd::multiversion;
 

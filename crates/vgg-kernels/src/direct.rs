@@ -15,7 +15,7 @@
 //! fill a block.
 
 use super::buffer::par_filled;
-use super::conv::ConvGeometry;
+use super::geometry::ConvGeometry;
 
 /// Narrowest map whose rows fill a block of pixels well enough to beat the GEMM path.
 const MIN_WIDTH: usize = 8;

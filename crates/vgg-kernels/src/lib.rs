@@ -11,14 +11,15 @@
 
 mod buffer;
 mod columns;
-pub mod conv;
+mod conv;
 mod direct;
 mod elementwise;
 mod flex;
 pub mod gemm;
-pub mod layout;
-pub mod lrn;
-pub mod pool;
+mod geometry;
+mod layout;
+mod lrn;
+mod pool;
 mod simd;
 
 use std::sync::atomic::{AtomicUsize, Ordering};

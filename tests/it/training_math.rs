@@ -2,8 +2,7 @@
 //! step of whole networks), and against PyTorch 2.9 (three SGD steps of a torchvision VGG). The
 //! PyTorch fixture (`tests/fixtures/sgd/`) is written by `scripts/peer/sgd_steps_fixture.py`.
 
-mod util;
-
+use crate::util::{Collect, assert_tensors_close, fixture_input, parameters, root};
 use burn::module::Module;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
@@ -11,7 +10,6 @@ use burn::optim::{GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use serde::Deserialize;
-use util::{Collect, assert_tensors_close, fixture_input, parameters, root};
 use vgg_train::arch::Arch;
 use vgg_train::config::{Head, Init, Kernels, LrnConfig};
 use vgg_train::data::ImageBatch;

@@ -1,14 +1,12 @@
-//! `vgg-train export`: torchvision's own state dicts (the fixture of `tests/torchvision.rs`,
+//! `vgg-train export`: torchvision's own state dicts (the fixture of `tests/it/torchvision.rs`,
 //! made by PyTorch 2.9) go out as safetensors under exactly torchvision's names, come back in
 //! through the torchvision loader with PyTorch's logits, and a trained run's model.bpk exported
 //! and evaluated from the safetensors file gives the run's own errors.
 
-mod util;
-
+use crate::util::*;
 use burn::prelude::*;
 use burn::store::{ModuleStore, PytorchStore};
 use serde_json::Value;
-use util::*;
 use vgg_train::model::VggConfig;
 use vgg_train::model::torchvision::load_torchvision;
 

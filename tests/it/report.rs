@@ -3,10 +3,8 @@
 //! tests and verdicts, an ablation arm; plots are valid PNG and SVG; every report committed under `results/` is what the current code makes of its
 //! run files, and the README's quoted tables are those reports' lines.
 
-mod util;
-
+use crate::util::*;
 use std::path::Path;
-use util::*;
 
 const METRICS_HEADER: &str = "epoch,lr,train_loss,train_top1_err,train_top5_err,val_loss,val_top1_err,val_top5_err,epoch_seconds,train_img_s\n";
 const RESULTS_HEADER: &str = "name,arch,batch_norm,width,dataset,image_size,epochs,seed,params,top1_err,top5_err,best_epoch,wall_seconds,device,git_commit,status,final_top1_err,final_top5_err,train_images,val_images\n";

@@ -2,10 +2,8 @@
 //! `dataset-fashion-mnist`, which `.ci/run` installs) and on tiny CIFAR / image-folder sets
 //! written in the official formats.
 
-mod util;
-
+use crate::util::*;
 use std::path::Path;
-use util::*;
 
 const FMNIST: &str = "/usr/share/datasets/fashion-mnist";
 

@@ -55,6 +55,12 @@ fn module_of(file: &Path) -> String {
 /// The top-level modules a file names as `crate::<module>`, outside comments, grouped
 /// imports (`use crate::{data::Split, model};`, over several lines too) included.
 fn uses(text: &str) -> BTreeSet<String> {
+    uses_with(text, "crate::")
+}
+
+/// The modules a file names as `<prefix><module>` (`crate::` or, from a top-level module of a
+/// crate, `super::`), as [`uses`] reads them.
+fn uses_with(text: &str, prefix: &str) -> BTreeSet<String> {
     let code: String = text
         .lines()
         .map(|line| line.split("//").next().unwrap())
@@ -68,9 +74,9 @@ fn uses(text: &str) -> BTreeSet<String> {
     };
     let mut out = BTreeSet::new();
     let mut rest = code.as_str();
-    while let Some(at) = rest.find("crate::") {
+    while let Some(at) = rest.find(prefix) {
         let before = rest[..at].chars().last();
-        rest = &rest[at + "crate::".len()..];
+        rest = &rest[at + prefix.len()..];
         if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
             continue; // `vgg_crate::…`, not ours
         }
@@ -97,6 +103,7 @@ fn uses(text: &str) -> BTreeSet<String> {
         }
     }
     out.remove("");
+    out.remove("super");
     out
 }
 
@@ -191,6 +198,33 @@ fn only_the_binary_and_cli_name_the_command_line() {
     }
 }
 
+#[test]
+fn only_the_cli_and_the_console_write_to_the_terminal() {
+    let mut files = Vec::new();
+    rust_files(&src(), &mut files);
+    let mut wrong = Vec::new();
+    for file in files {
+        let module = module_of(&file);
+        if ["cli", "main", "console"].contains(&module.as_str()) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap();
+            if ["println!", "eprintln!", "print!(", "eprint!("]
+                .iter()
+                .any(|m| code.contains(m))
+            {
+                wrong.push(format!("{}:{}: {}", file.display(), n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "library code writes to the terminal; use crate::console: {wrong:#?}"
+    );
+}
+
 /// A loop in `graph` (`a -> b -> a`), if there is one: a depth-first search that meets a
 /// module still on its path.
 fn find_cycle(graph: &BTreeMap<String, BTreeSet<String>>) -> Option<String> {
@@ -219,6 +253,50 @@ fn find_cycle(graph: &BTreeMap<String, BTreeSet<String>>) -> Option<String> {
     graph
         .keys()
         .find_map(|node| visit(node, graph, &mut done, &mut Vec::new()))
+}
+
+/// The kernels crate's modules → the modules of the crate each uses outside its tests
+/// (`super::x` from a top-level module is the crate's `x`); modules that exist only under
+/// `#[cfg(test)]` are left out.
+fn kernel_graph() -> BTreeMap<String, BTreeSet<String>> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/vgg-kernels/src");
+    let lib = std::fs::read_to_string(dir.join("lib.rs")).unwrap();
+    let test_only: BTreeSet<String> = lib
+        .split("#[cfg(test)]")
+        .skip(1)
+        .filter_map(|after| {
+            let decl = after.trim_start().strip_prefix("mod ")?;
+            Some(decl.split(';').next()?.trim().to_string())
+        })
+        .collect();
+    let mut graph = BTreeMap::new();
+    let mut files = Vec::new();
+    rust_files(&dir, &mut files);
+    for file in files {
+        let module = file.file_stem().unwrap().to_string_lossy().into_owned();
+        if module == "lib" || test_only.contains(&module) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).unwrap();
+        let code = text.split("#[cfg(test)]").next().unwrap();
+        let mut deps = uses_with(code, "super::");
+        deps.extend(uses_with(code, "crate::"));
+        deps.remove(&module);
+        graph.insert(module, deps);
+    }
+    graph
+}
+
+#[test]
+fn kernel_modules_have_no_import_cycle() {
+    let graph = kernel_graph();
+    assert!(
+        graph.len() >= 10 && graph["conv"].contains("columns"),
+        "the kernels crate was not read: {graph:?}"
+    );
+    if let Some(cycle) = find_cycle(&graph) {
+        panic!("import cycle in vgg-kernels: {cycle}");
+    }
 }
 
 #[test]

@@ -19,10 +19,8 @@
 //! a non-safetensors name, a missing required argument, bench-data's zero scale or oversized
 //! crop.
 
-mod util;
-
+use crate::util::*;
 use std::path::{Path, PathBuf};
-use util::*;
 
 /// A config for a tiny network on data at `data` (`dataset` = fashion-mnist unless given).
 fn tiny(dir: &Path, data: &Path, extra: &str) -> PathBuf {

@@ -4,11 +4,9 @@
 //! one, no step twice and none lost; `run.tensorboard = false` writes none.
 //! (`scripts/peer/tensorboard_check.py` checks the same files with TensorBoard's own reader.)
 
-mod util;
-
+use crate::util::*;
 use std::collections::BTreeMap;
 use std::path::Path;
-use util::*;
 use vgg_train::tensorboard::{
     EventData, SummaryData, TENSORBOARD_DIR, last_step, read_events, read_scalars,
 };

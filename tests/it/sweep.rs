@@ -1,11 +1,9 @@
 //! `scripts/sweep.sh`: runs every (config, seed), skips finished runs on a second invocation,
 //! keeps going past a failed run, and writes a Slurm array script that runs the same command.
 
-mod util;
-
+use crate::util::*;
 use std::path::Path;
 use std::process::Command;
-use util::*;
 
 fn net(dir: &Path, name: &str, arch: &str, data: &str) -> String {
     let cfg = tiny_config(

@@ -2,10 +2,8 @@
 //! stall is reported, and two processes never write one run directory. (SIGKILL at random
 //! moments is scripts/fault-injection.sh, run by CI.)
 
-mod util;
-
+use crate::util::*;
 use std::path::Path;
-use util::*;
 
 fn tiny_args(out: &Path, extra: &[&str]) -> Vec<String> {
     let mut all = vec![

@@ -1,9 +1,7 @@
 //! The command line: help, summary, config printing, and clean one-line errors with exit
-//! status 2 for missing data (the full bad-input suite is tests/bad_input.rs).
+//! status 2 for missing data (the full bad-input suite is tests/it/bad_input.rs).
 
-mod util;
-
-use util::*;
+use crate::util::*;
 
 #[test]
 fn help_is_available_for_every_command() {

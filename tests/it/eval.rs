@@ -1,9 +1,7 @@
 //! `vgg-train eval` and `[eval]` after training: every protocol on a tiny image folder with
 //! the odd files ImageNet has (CMYK, grey, PNG named .JPEG, truncated).
 
-mod util;
-
-use util::*;
+use crate::util::*;
 
 const ALL_PROTOCOLS: &str =
     r#"eval.protocols=["center","dense","multi-scale","multi-crop","multi-crop+dense"]"#;

@@ -18,9 +18,11 @@ use serde_json::{Value, json};
 
 use crate::arch::Arch;
 use crate::config::{Experiment, Head};
-use crate::error::ExportError;
 use crate::model::{self, Feature, Vgg, VggConfig};
 use crate::results::write_atomic;
+
+mod error;
+pub use error::ExportError;
 
 /// One exported tensor: name, shape, and its values (f32, or i64 for `num_batches_tracked`).
 struct Entry {

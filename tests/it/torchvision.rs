@@ -3,11 +3,9 @@
 //! random weights, and the logits PyTorch 2.9 computed for fixed inputs; it is made by
 //! `scripts/peer/torchvision_fixture.py`.
 
-mod util;
-
+use crate::util::*;
 use burn::prelude::*;
 use serde::Deserialize;
-use util::*;
 use vgg_train::arch::Arch;
 use vgg_train::model::VggConfig;
 use vgg_train::model::torchvision::load_torchvision;

@@ -1,0 +1,43 @@
+//! Why `vgg-train export` could not write the weights.
+
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+use crate::error::DeviceError;
+use crate::error::WeightsError;
+
+/// Why `vgg-train export` could not write the weights.
+#[derive(Debug, Error)]
+pub enum ExportError {
+    /// The device of `run.device` is not available.
+    #[error("run.device: {0}")]
+    Device(DeviceError),
+    /// The weights could not be loaded into the network.
+    #[error(transparent)]
+    Weights(#[from] WeightsError),
+    /// A tensor could not be read back or serialised.
+    #[error("{name}: {what}")]
+    Tensor {
+        /// The tensor's exported name.
+        name: String,
+        /// What went wrong.
+        what: String,
+    },
+    /// `--out` names a file the export must not write.
+    #[error("{}: {why}", path.display())]
+    Out {
+        /// The `--out` path.
+        path: PathBuf,
+        /// Why it is refused, and the fix.
+        why: String,
+    },
+    /// An output file could not be written.
+    #[error("{}: {error}; check that its directory exists and is writable", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        error: std::io::Error,
+    },
+}
