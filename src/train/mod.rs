@@ -55,6 +55,7 @@ pub fn train(exp: &Experiment, opts: &TrainOptions) -> Result<Outcome, TrainErro
     let _lock = RunLock::acquire(&paths.dir)?;
     resume::check_same_experiment(&paths, exp)?;
     if let Some(row) = resume::finished_row(&paths)? {
+        repair_eval_rows(exp, &paths, &row)?;
         return Ok(Outcome::AlreadyFinished(row));
     }
     let specs = crate::device::run_devices(&exp.run).map_err(TrainError::Device)?;
@@ -99,6 +100,32 @@ pub fn train(exp: &Experiment, opts: &TrainOptions) -> Result<Outcome, TrainErro
     let rows = finish::evaluate_after_training(exp, &paths, &data, &vgg, &row, specs[0])?;
     results::write_csv(&paths.results(), &rows).map_err(|e| TrainError::io(paths.results(), e))?;
     Ok(Outcome::Trained(row))
+}
+
+/// Adds the `[eval]` rows a finished run should have but lacks: a `results.csv` written by a
+/// version that wrote the training row first and was killed before the protocol rows. Data
+/// and model are loaded only when `[eval]` asks for more than the training row's centre crop.
+fn repair_eval_rows(exp: &Experiment, paths: &RunPaths, row: &ResultRow) -> Result<(), TrainError> {
+    use crate::config::Protocol;
+    let rows: Vec<ResultRow> = results::read_csv(&paths.results())?;
+    let may_add =
+        exp.eval.protocols.iter().any(|p| *p != Protocol::Center) || !exp.eval.scales.is_empty();
+    if rows.len() > 1 || !may_add || row.status == results::STATUS_DIVERGED {
+        return Ok(());
+    }
+    let data = data::load(&exp.data, &exp.augment)?;
+    let vgg = VggConfig::from_experiment(exp, data.pipeline.channels, data.num_classes);
+    let spec = crate::device::run_devices(&exp.run).map_err(TrainError::Device)?[0];
+    let rows = finish::evaluate_after_training(exp, paths, &data, &vgg, row, spec)?;
+    if rows.len() > 1 {
+        crate::console::warning(format!(
+            "note: {}: results.csv lacked its [eval] rows (an interrupted earlier version); measured and added",
+            paths.dir.display()
+        ));
+        results::write_csv(&paths.results(), &rows)
+            .map_err(|e| TrainError::io(paths.results(), e))?;
+    }
+    Ok(())
 }
 
 /// Refuses a head with fewer outputs than the data has classes: a label beyond the last

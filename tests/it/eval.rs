@@ -279,3 +279,39 @@ fn eval_runs_on_a_copy_that_holds_only_val() {
     let val_only = eval("val/ only");
     assert_eq!(with_train, val_only);
 }
+
+#[test]
+fn a_finished_run_missing_its_eval_rows_gets_them_on_rerun() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = folder_config(dir.path(), "repair");
+    let cfg = cfg.to_str().unwrap();
+    let args = [
+        "--config",
+        cfg,
+        "--plain",
+        "--set",
+        r#"eval.protocols=["center","multi-scale"]"#,
+        "--set",
+        "eval.scales=[36, 48]",
+    ];
+    let out = vgg_train(&args);
+    assert!(out.status.success(), "{:?}", text(&out));
+    let results = dir.path().join("out/repair/results.csv");
+    let whole = std::fs::read_to_string(&results).unwrap();
+    let rows = rows_by_protocol(&results);
+    assert!(rows.len() > 1, "{whole}");
+    // What an earlier version left when killed between the training row and the protocols.
+    let training_only: String = whole.lines().take(2).map(|l| format!("{l}\n")).collect();
+    std::fs::write(&results, &training_only).unwrap();
+    let out = vgg_train(&args);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("already finished"), "{stdout}");
+    assert!(stderr.contains("lacked its [eval] rows"), "{stderr}");
+    assert_eq!(rows_by_protocol(&results), rows);
+    // A complete results.csv is left as it is.
+    let repaired = std::fs::read_to_string(&results).unwrap();
+    let out = vgg_train(&args);
+    assert!(out.status.success());
+    assert_eq!(std::fs::read_to_string(&results).unwrap(), repaired);
+}

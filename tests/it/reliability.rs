@@ -154,3 +154,32 @@ fn a_run_directory_locked_by_a_live_process_is_refused() {
     assert!(out.status.success(), "{stdout}\n{stderr}");
     assert!(stderr.contains("died holding this run"), "{stderr}");
 }
+
+#[test]
+fn the_lock_is_taken_before_the_run_directory_is_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A finished run of one experiment under the name `quickstart`.
+    let out = run(&tiny_args(tmp.path(), &["train.epochs=1"]));
+    assert!(out.status.success(), "{:?}", text(&out));
+    let dir = tmp.path().join("quickstart");
+    let before = files_under(&dir);
+    // While another process holds it, a second config of that name (another experiment) must
+    // meet the lock, not read the directory: it would have judged a run it does not own.
+    let holder = std::fs::OpenOptions::new()
+        .write(true)
+        .open(dir.join("lock"))
+        .unwrap();
+    holder.try_lock().unwrap();
+    std::fs::write(dir.join("lock"), "4242").unwrap();
+    let out = run(&tiny_args(
+        tmp.path(),
+        &["model.arch=\"B\"", "train.epochs=1"],
+    ));
+    assert_clean_failure(&out, 2, &["another vgg-train process", "4242"]);
+    drop(holder);
+    let mut after = files_under(&dir);
+    after.remove(&dir.join("lock"));
+    let mut before = before;
+    before.remove(&dir.join("lock"));
+    assert_eq!(before, after, "the refused run changed the run's files");
+}
