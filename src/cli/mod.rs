@@ -55,9 +55,9 @@ pub enum Command {
         /// Untimed warm-up steps.
         #[arg(long, default_value_t = 3)]
         warmup: usize,
-        /// Timed steps.
-        #[arg(long, default_value_t = 10)]
-        steps: usize,
+        /// Timed steps (at least one: a rate needs a timed step).
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+        steps: u32,
         /// Also write the rows to this CSV file.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -77,8 +77,8 @@ pub enum Command {
     /// Measure this CPU's attainable f32 peak (FMAs on the widest vectors, on every thread):
     /// the denominator of the GFLOP/s efficiencies in the README.
     BenchPeak {
-        /// Seconds to measure.
-        #[arg(long, default_value_t = 2.0)]
+        /// Seconds to measure (0.1 to 600).
+        #[arg(long, default_value_t = 2.0, value_parser = measuring_seconds)]
         seconds: f64,
         /// Instruction set of the FMA loop (default: the widest this CPU runs).
         #[arg(long, value_parser = ["avx512f", "avx2", "scalar"])]
@@ -208,7 +208,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             warmup,
             steps,
             out,
-        }) => c::bench(config, all_archs, warmup, steps, out),
+        }) => c::bench(config, all_archs, warmup, steps as usize, out),
         Some(Command::CheckDevice { device, out }) => c::check_device(&device, out.as_deref()),
         Some(Command::BenchPeak { seconds, isa }) => c::bench_peak(seconds, isa.as_deref()),
         Some(Command::BenchData {
@@ -270,6 +270,15 @@ pub fn exit_code(err: &anyhow::Error) -> ExitCode {
         }
     }
     ExitCode::from(1)
+}
+
+/// `--seconds` of `bench-peak`: a finite number of seconds in [0.1, 600] (infinity would
+/// calibrate the loop to 2^42 rounds, hours of work).
+fn measuring_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(s) if (0.1..=600.0).contains(&s) => Ok(s),
+        _ => Err(format!("{text} is not a number of seconds in [0.1, 600]")),
+    }
 }
 
 /// A bug must not greet the user with a backtrace: print one line and exit with status 101,

@@ -772,3 +772,23 @@ fn resuming_with_fewer_epochs_than_trained_is_refused_and_keeps_every_checkpoint
     assert!(out.status.success(), "{:?}", text(&out));
     assert!(run.join("results.csv").is_file());
 }
+
+#[test]
+fn bench_refuses_zero_timed_steps() {
+    let out = vgg_train(&[
+        "bench",
+        "--config",
+        "configs/quickstart.toml",
+        "--steps",
+        "0",
+    ]);
+    assert_clean_failure(&out, 2, &["--steps", "0"]);
+}
+
+#[test]
+fn bench_peak_refuses_seconds_that_are_not_a_sane_duration() {
+    for bad in ["inf", "NaN", "-1", "0", "1e9"] {
+        let out = vgg_train(&["bench-peak", &format!("--seconds={bad}")]);
+        assert_clean_failure(&out, 2, &["--seconds", bad]);
+    }
+}
