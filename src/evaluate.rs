@@ -8,7 +8,7 @@ use crate::data;
 use crate::error::TrainError;
 use crate::model::{self, VggConfig};
 use crate::results::lock::RunLock;
-use crate::results::{self, ResultRow, RunPaths, STATUS_PRETRAINED, write_atomic};
+use crate::results::{self, ResultRow, RunPaths, Status, write_atomic};
 
 use crate::eval::{evaluate, plan_for, rows_from};
 
@@ -71,7 +71,7 @@ pub fn eval_run(exp: &Experiment, weights: Option<&Path>) -> Result<EvalOutcome,
             })?
     } else {
         ResultRow {
-            status: STATUS_PRETRAINED.into(),
+            status: Status::Pretrained,
             name: paths
                 .dir
                 .file_name()

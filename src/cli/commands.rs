@@ -318,7 +318,7 @@ pub fn train(args: &TrainArgs) -> Result<ExitCode> {
         row.wall_seconds
     );
     println!("results: {}", exp.run_dir().join("results.csv").display());
-    Ok(if row.status == "diverged" {
+    Ok(if row.status == crate::results::Status::Diverged {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

@@ -234,7 +234,7 @@ fn group_by_recipe(runs: &[Run]) -> Vec<Group> {
                 weights: if first.is_from_training() {
                     "trained".into()
                 } else {
-                    crate::results::STATUS_PRETRAINED.into()
+                    crate::results::Status::Pretrained.name().into()
                 },
                 params: first.params,
                 seeds: members.len(),

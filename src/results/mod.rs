@@ -5,6 +5,7 @@
 
 pub mod lock;
 mod rows;
+mod status;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -13,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::TrainError;
 pub use rows::{EpochRow, ResultRow};
+pub use status::Status;
 
 /// Writes `bytes` to `path` atomically: temp file in the same directory, fsync, rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -42,13 +44,6 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     }
     result
 }
-
-/// `status` of rows measured on weights that were not trained by this run (`--weights`).
-pub const STATUS_PRETRAINED: &str = "pretrained";
-/// `status` of a run whose training loss stayed at chance level (see `train::health`).
-pub const STATUS_STALLED: &str = "stalled";
-/// `status` of a run whose training loss became NaN or infinite.
-pub const STATUS_DIVERGED: &str = "diverged";
 
 /// Adds evaluation rows to a run's `rows`: each replaces the row of the same protocol and
 /// scales, or is appended, except that a trained run's own row (its first) stays as training
@@ -210,12 +205,12 @@ mod tests {
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
-    fn result(protocol: &str, scales: &str, top1: f64, status: &str) -> ResultRow {
+    fn result(protocol: &str, scales: &str, top1: f64, status: Status) -> ResultRow {
         ResultRow {
             top1_err: top1,
             protocol: protocol.into(),
             scales: scales.into(),
-            status: status.into(),
+            status,
             ..ResultRow::describing(
                 &crate::config::Experiment::default(),
                 &crate::model::VggConfig::paper(crate::arch::Arch::A),
@@ -227,25 +222,25 @@ mod tests {
 
     #[test]
     fn evaluation_rows_replace_their_own_kind_but_never_the_training_row() {
-        let mut rows = vec![result("center", "256", 30.0, "finished")];
+        let mut rows = vec![result("center", "256", 30.0, Status::Finished)];
         merge_eval_rows(
             &mut rows,
             [
-                result("center", "256", 29.0, "finished"),
-                result("dense", "256", 28.0, "finished"),
+                result("center", "256", 29.0, Status::Finished),
+                result("dense", "256", 28.0, Status::Finished),
             ],
         );
-        merge_eval_rows(&mut rows, [result("dense", "256", 27.5, "finished")]);
+        merge_eval_rows(&mut rows, [result("dense", "256", 27.5, Status::Finished)]);
         let got: Vec<(&str, f64)> = rows
             .iter()
             .map(|r| (r.protocol.as_str(), r.top1_err))
             .collect();
         assert_eq!(got, vec![("center", 30.0), ("dense", 27.5)]);
         // Rows of a weights file have no training row to keep.
-        let mut pretrained = vec![result("center", "256", 31.0, STATUS_PRETRAINED)];
+        let mut pretrained = vec![result("center", "256", 31.0, Status::Pretrained)];
         merge_eval_rows(
             &mut pretrained,
-            [result("center", "256", 30.5, STATUS_PRETRAINED)],
+            [result("center", "256", 30.5, Status::Pretrained)],
         );
         assert_eq!(pretrained[0].top1_err, 30.5);
     }

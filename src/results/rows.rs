@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{BUILD_COMMIT, STATUS_DIVERGED, STATUS_PRETRAINED, STATUS_STALLED, git_commit};
+use super::{BUILD_COMMIT, Status, git_commit};
 
 /// Serialises a float rounded to 4 decimals (errors, losses), so that files diff cleanly.
 fn round4<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
@@ -125,8 +125,9 @@ pub struct ResultRow {
     /// Commit of the checkout that ran (`git describe` at start-up; `unknown` outside a git
     /// checkout).
     pub git_commit: String,
-    /// `finished`, `stopped` (plateau schedule done), `stalled` or `diverged`.
-    pub status: String,
+    /// How the run ended: `finished`, `stopped` (plateau schedule done), `stalled` or
+    /// `diverged`; `pretrained` for rows of weights the run did not train.
+    pub status: Status,
     /// Validation top-1 error after the last epoch, %.
     #[serde(serialize_with = "round4")]
     pub final_top1_err: f64,
@@ -178,8 +179,8 @@ fn center() -> String {
 
 impl ResultRow {
     /// A row describing `exp`'s network on `dataset` (name, configuration, size, seed,
-    /// precision, commit), its measurements still empty (NaN errors, zero counts): the
-    /// training run and `vgg-train eval --weights` fill them in.
+    /// precision, commit), its measurements still empty (NaN errors, zero counts, status
+    /// `finished`): the training run and `vgg-train eval --weights` fill them in.
     pub fn describing(
         exp: &crate::config::Experiment,
         vgg: &crate::model::VggConfig,
@@ -204,7 +205,7 @@ impl ResultRow {
             wall_seconds: 0.0,
             device,
             git_commit: git_commit(),
-            status: String::new(),
+            status: Status::Finished,
             final_top1_err: f64::NAN,
             final_top5_err: None,
             train_images: 0,
@@ -222,12 +223,12 @@ impl ResultRow {
 
     /// Whether the row measures weights this run trained (not `eval --weights`).
     pub fn is_from_training(&self) -> bool {
-        self.status != STATUS_PRETRAINED
+        self.status != Status::Pretrained
     }
 
     /// Whether the run failed to train (stalled at chance or diverged): its error is no
     /// sample of what the recipe reaches, so reports count it apart instead of averaging it.
     pub fn failed_to_train(&self) -> bool {
-        self.status == STATUS_STALLED || self.status == STATUS_DIVERGED
+        self.status.failed()
     }
 }

@@ -9,7 +9,7 @@ use crate::data::DataSet;
 use crate::device::DeviceSpec;
 use crate::error::TrainError;
 use crate::model::{Vgg, VggConfig};
-use crate::results::{self, EpochRow, ResultRow, RunPaths, write_atomic};
+use crate::results::{self, EpochRow, ResultRow, RunPaths, Status, write_atomic};
 
 /// Loads the run's `model.bpk` into `net`.
 fn load_best(net: &mut Vgg, paths: &RunPaths, vgg: &VggConfig) -> Result<(), TrainError> {
@@ -94,13 +94,13 @@ pub(super) fn finalize(
     }
     let s = state.lock().clone();
     let status = if s.diverged {
-        results::STATUS_DIVERGED
+        Status::Diverged
     } else if health::stalled_epochs(&rows, data.num_classes) >= health::STALL_EPOCHS {
-        results::STATUS_STALLED
+        Status::Stalled
     } else if s.stop {
-        "stopped"
+        Status::Stopped
     } else {
-        "finished"
+        Status::Finished
     };
     // Without a held-out split the best epoch's validation errors are the test errors.
     let (top1_err, top5_err) = if data.held_out {
@@ -117,7 +117,7 @@ pub(super) fn finalize(
         best_epoch: best.epoch,
         wall_seconds,
         git_commit,
-        status: status.into(),
+        status,
         final_top1_err: last.val_top1_err,
         final_top5_err: last.val_top5_err,
         train_images: data.train.len(),
@@ -128,7 +128,7 @@ pub(super) fn finalize(
         ..ResultRow::describing(exp, vgg, data.name, device)
     };
     // A diverged run reports its NaN as such; a run that ends normally never does.
-    if !row.top1_err.is_finite() && status != results::STATUS_DIVERGED {
+    if !row.top1_err.is_finite() && status != Status::Diverged {
         return Err(TrainError::Training(format!(
             "the test top-1 error of the chosen model (epoch {}) is not a number ({} test images); {} is not written: check the test split of {}",
             best.epoch,
@@ -161,7 +161,10 @@ pub(super) fn evaluate_after_training(
     use crate::eval::{adds_to_training, plan_for, rows_from};
     let plan = plan_for(exp, data, vgg);
     let mut rows = vec![row.clone()];
-    if !adds_to_training(&plan, data) || row.status == "diverged" || !paths.best_model().is_file() {
+    if !adds_to_training(&plan, data)
+        || row.status == Status::Diverged
+        || !paths.best_model().is_file()
+    {
         return Ok(rows);
     }
     let device = spec.device().map_err(TrainError::Device)?;

@@ -110,7 +110,7 @@ fn repair_eval_rows(exp: &Experiment, paths: &RunPaths, row: &ResultRow) -> Resu
     let rows: Vec<ResultRow> = results::read_csv(&paths.results())?;
     let may_add =
         exp.eval.protocols.iter().any(|p| *p != Protocol::Center) || !exp.eval.scales.is_empty();
-    if rows.len() > 1 || !may_add || row.status == results::STATUS_DIVERGED {
+    if rows.len() > 1 || !may_add || row.status == results::Status::Diverged {
         return Ok(());
     }
     let data = data::load(&exp.data, &exp.augment)?;
