@@ -41,7 +41,7 @@ pub fn rows_from(base: &ResultRow, report: &EvalReport) -> Vec<ResultRow> {
             final_top5_err: s.top5_err,
             test_images: report.images,
             bad_images: report.bad_images,
-            protocol: s.protocol.name().into(),
+            protocol: s.protocol,
             scales: scales_label(&s.scales),
             ..base.clone()
         })

@@ -11,6 +11,7 @@ use super::PAPER_TABLE3;
 use super::collect::Run;
 use super::stats::{self, TTest};
 use crate::arch::Arch;
+use crate::config::Protocol;
 use crate::results::EpochRow;
 use crate::util::mean_std;
 
@@ -58,7 +59,7 @@ pub struct Group {
     /// Input side.
     pub image_size: usize,
     /// Test protocol (`center` for the training runs' own validation).
-    pub protocol: String,
+    pub protocol: Protocol,
     /// Test scales Q.
     pub scales: String,
     /// Whether these are the training runs' own rows (the depth table, plots and
@@ -190,7 +191,8 @@ fn group_by_recipe(runs: &[Run]) -> Vec<Group> {
             r.width.to_bits(),
             r.image_size,
             run.recipe.clone(),
-            r.protocol.clone(),
+            // By name, as before the protocol was typed: the report's row order.
+            r.protocol.name().to_string(),
             r.scales.clone(),
             r.is_from_training(),
         );
@@ -218,7 +220,7 @@ fn group_by_recipe(runs: &[Run]) -> Vec<Group> {
             let arch = Arch::parse(&first.arch).ok();
             // Table 3 is dense evaluation: its numbers stand beside dense rows only.
             let paper = arch
-                .filter(|_| is_imagenet(&first.dataset) && first.protocol == "dense")
+                .filter(|_| is_imagenet(&first.dataset) && first.protocol == Protocol::Dense)
                 .and_then(|a| PAPER_TABLE3.iter().find(|p| p.0 == a));
             Group {
                 recipe: members[0].recipe.clone(),
@@ -228,7 +230,7 @@ fn group_by_recipe(runs: &[Run]) -> Vec<Group> {
                 batch_norm: first.batch_norm,
                 width: first.width,
                 image_size: first.image_size,
-                protocol: first.protocol.clone(),
+                protocol: first.protocol,
                 scales: first.scales.clone(),
                 primary: members[0].primary,
                 weights: if first.is_from_training() {

@@ -152,6 +152,7 @@ pub fn git_commit() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Protocol;
 
     fn row(epoch: usize) -> EpochRow {
         EpochRow {
@@ -205,10 +206,10 @@ mod tests {
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
-    fn result(protocol: &str, scales: &str, top1: f64, status: Status) -> ResultRow {
+    fn result(protocol: Protocol, scales: &str, top1: f64, status: Status) -> ResultRow {
         ResultRow {
             top1_err: top1,
-            protocol: protocol.into(),
+            protocol,
             scales: scales.into(),
             status,
             ..ResultRow::describing(
@@ -222,25 +223,28 @@ mod tests {
 
     #[test]
     fn evaluation_rows_replace_their_own_kind_but_never_the_training_row() {
-        let mut rows = vec![result("center", "256", 30.0, Status::Finished)];
+        let mut rows = vec![result(Protocol::Center, "256", 30.0, Status::Finished)];
         merge_eval_rows(
             &mut rows,
             [
-                result("center", "256", 29.0, Status::Finished),
-                result("dense", "256", 28.0, Status::Finished),
+                result(Protocol::Center, "256", 29.0, Status::Finished),
+                result(Protocol::Dense, "256", 28.0, Status::Finished),
             ],
         );
-        merge_eval_rows(&mut rows, [result("dense", "256", 27.5, Status::Finished)]);
+        merge_eval_rows(
+            &mut rows,
+            [result(Protocol::Dense, "256", 27.5, Status::Finished)],
+        );
         let got: Vec<(&str, f64)> = rows
             .iter()
-            .map(|r| (r.protocol.as_str(), r.top1_err))
+            .map(|r| (r.protocol.name(), r.top1_err))
             .collect();
         assert_eq!(got, vec![("center", 30.0), ("dense", 27.5)]);
         // Rows of a weights file have no training row to keep.
-        let mut pretrained = vec![result("center", "256", 31.0, Status::Pretrained)];
+        let mut pretrained = vec![result(Protocol::Center, "256", 31.0, Status::Pretrained)];
         merge_eval_rows(
             &mut pretrained,
-            [result("center", "256", 30.5, Status::Pretrained)],
+            [result(Protocol::Center, "256", 30.5, Status::Pretrained)],
         );
         assert_eq!(pretrained[0].top1_err, 30.5);
     }

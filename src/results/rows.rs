@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{BUILD_COMMIT, Status, git_commit};
+use crate::config::{Precision, Protocol};
 
 /// Serialises a float rounded to 4 decimals (errors, losses), so that files diff cleanly.
 fn round4<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
@@ -147,14 +148,14 @@ pub struct ResultRow {
     /// Test protocol of the error columns: `center` for the training run's own row, or one of
     /// `eval.protocols` (`dense`, `multi-scale`, `multi-crop`, `multi-crop+dense`).
     #[serde(default = "center")]
-    pub protocol: String,
+    pub protocol: Protocol,
     /// Test scales Q of the protocol, space-separated (`256` or `256 384 512`); empty in
     /// files written before this column existed.
     #[serde(default)]
     pub scales: String,
     /// Float precision of training (`run.precision`).
     #[serde(default = "f32")]
-    pub precision: String,
+    pub precision: Precision,
     /// Commit the binary was built from (embedded at build time; `-dirty` for a modified
     /// tree), which survives an installed binary run outside the checkout.
     #[serde(default)]
@@ -169,12 +170,12 @@ pub struct ResultRow {
     pub isa: String,
 }
 
-fn f32() -> String {
-    "f32".into()
+fn f32() -> Precision {
+    Precision::F32
 }
 
-fn center() -> String {
-    "center".into()
+fn center() -> Protocol {
+    Protocol::Center
 }
 
 impl ResultRow {
@@ -214,7 +215,7 @@ impl ResultRow {
             bad_images: 0,
             protocol: center(),
             scales: String::new(),
-            precision: exp.run.precision.name().into(),
+            precision: exp.run.precision,
             build_commit: BUILD_COMMIT.into(),
             cpu: crate::util::cpu_model(),
             isa: vgg_kernels::isa().into(),
