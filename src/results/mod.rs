@@ -52,9 +52,9 @@ pub fn merge_eval_rows(rows: &mut Vec<ResultRow>, new: impl IntoIterator<Item = 
     let training = rows
         .first()
         .filter(|r| r.is_from_training())
-        .map(|r| (r.protocol.clone(), r.scales.clone()));
+        .map(|r| (r.protocol, r.scales.clone()));
     for row in new {
-        let key = (row.protocol.clone(), row.scales.clone());
+        let key = (row.protocol, row.scales.clone());
         if training.as_ref() == Some(&key) {
             continue;
         }
