@@ -1,5 +1,5 @@
 //! The command line: help, summary, config printing, and clean one-line errors with exit
-//! status 2 for missing data (the full bad-input suite is tests/it/bad_input.rs).
+//! status 2 for missing data (the full bad-input suite is tests/it/bad_input/).
 
 use crate::util::*;
 

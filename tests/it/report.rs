@@ -1,16 +1,16 @@
 //! `vgg-train report` on fixture CSVs: missing seeds, a failed run, a one-epoch run, runs of
 //! another recipe kept apart, ImageNet dense rows beside the paper's Table 3, the comparisons'
-//! tests and verdicts, an ablation arm; plots are valid PNG and SVG; every report committed under `results/` is what the current code makes of its
-//! run files, and the README's quoted tables are those reports' lines.
+//! tests and verdicts, an ablation arm; plots are valid PNG and SVG (the committed reports:
+//! `committed_reports.rs`).
 
 use crate::util::*;
 use std::path::Path;
 
 const METRICS_HEADER: &str = "epoch,lr,train_loss,train_top1_err,train_top5_err,val_loss,val_top1_err,val_top5_err,epoch_seconds,train_img_s\n";
-const RESULTS_HEADER: &str = "name,arch,batch_norm,width,dataset,image_size,epochs,seed,params,top1_err,top5_err,best_epoch,wall_seconds,device,git_commit,status,final_top1_err,final_top5_err,train_images,val_images\n";
+pub(super) const RESULTS_HEADER: &str = "name,arch,batch_norm,width,dataset,image_size,epochs,seed,params,top1_err,top5_err,best_epoch,wall_seconds,device,git_commit,status,final_top1_err,final_top5_err,train_images,val_images\n";
 
 /// Writes a run directory with `curve` as its validation top-1 errors.
-fn run_dir(
+pub(super) fn run_dir(
     root: &Path,
     name: &str,
     arch: &str,
@@ -53,14 +53,14 @@ fn run_dir(
 }
 
 /// The line of a Markdown table in `md` whose first cell is `label`.
-fn table_row(md: &str, label: &str) -> String {
+pub(super) fn table_row(md: &str, label: &str) -> String {
     md.lines()
         .find(|l| l.starts_with(&format!("| {label} |")))
         .unwrap_or_else(|| panic!("no row for {label}: {md}"))
         .to_string()
 }
 
-fn fixture(root: &Path) {
+pub(super) fn fixture(root: &Path) {
     let fm = root.join("fmnist");
     for (seed, d) in [(0, 0.0), (1, 0.4), (2, -0.4)] {
         run_dir(
@@ -127,7 +127,7 @@ fn fixture(root: &Path) {
 }
 
 /// Runs `vgg-train report` on `root` into `root/report`; returns that directory and report.md.
-fn report(root: &Path) -> (std::path::PathBuf, String) {
+pub(super) fn report(root: &Path) -> (std::path::PathBuf, String) {
     let out_dir = root.join("report");
     let out = vgg_train(&[
         "report",
@@ -372,177 +372,4 @@ fn stalled_and_diverged_runs_are_counted_apart_and_never_averaged() {
     assert!(table_row("B-s2").contains("| stalled |"), "{md}");
     assert!(table_row("B-s3").contains("| diverged |"), "{md}");
     assert!(md.contains("left out of the means"), "{md}");
-}
-
-#[test]
-fn report_on_a_directory_without_runs_fails_cleanly() {
-    let tmp = tempfile::tempdir().unwrap();
-    let out = vgg_train(&["report", tmp.path().to_str().unwrap()]);
-    assert_clean_failure(&out, 1, &["no finished runs"]);
-}
-
-#[test]
-fn evaluation_rows_get_their_own_table_and_stay_out_of_the_depth_table() {
-    let tmp = tempfile::tempdir().unwrap();
-    fixture(tmp.path());
-    // vgg16-s0 after `vgg-train eval` with dense and multi-crop at two scales.
-    let header = RESULTS_HEADER.trim_end().to_string() + ",bad_images,protocol,scales\n";
-    let row = |protocol: &str, scales: &str, top1: f64| {
-        format!(
-            "vgg16-s0,D,false,0.25,image-folder,32,2,0,1000,{top1},7.0,2,60.0,flex,abc,finished,{top1},7.0,100,50,0,{protocol},{scales}\n"
-        )
-    };
-    let results = tmp.path().join("imagenet/vgg16-s0/results.csv");
-    std::fs::write(
-        &results,
-        header
-            + &row("center", "256", 28.0)
-            + &row("dense", "256", 26.5)
-            + &row("multi-crop+dense", "256 384", 25.25),
-    )
-    .unwrap();
-    let (out_dir, md) = report(tmp.path());
-    let (protocols, depth) = {
-        let at = md.find("## Test protocols").expect("a protocol table");
-        (&md[at..], &md[..at])
-    };
-    // Table 3 (dense, Q = 256) beside the dense row only.
-    assert!(
-        protocols.contains(
-            "| image-folder | D | trained | dense | 256 | 26.50 | 7.00 | 1 | 27.0 | 8.8 |"
-        ),
-        "{md}"
-    );
-    assert!(
-        protocols.contains("| multi-crop+dense | 256 384 | 25.25 |"),
-        "{md}"
-    );
-    // The depth table keeps the training row only (28.00).
-    assert!(depth.contains("| 16 | 1000 | 28.00 |"), "{md}");
-    assert!(!depth.contains("26.50") && !depth.contains("25.25"), "{md}");
-    let csv = std::fs::read_to_string(out_dir.join("report.csv")).unwrap();
-    assert!(
-        csv.lines()
-            .next()
-            .unwrap()
-            .contains("protocol,scales,primary"),
-        "{csv}"
-    );
-}
-
-#[test]
-fn runs_of_another_recipe_are_never_averaged_as_seeds() {
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("mixed");
-    // Two seeds of a 2-epoch recipe, and a 10-epoch run of the same network: three runs of A
-    // on Fashion-MNIST, two recipes.
-    for (name, seed, epochs, err) in [("short-s0", 0, 2, 12.0), ("short-s1", 1, 2, 14.0)] {
-        run_dir(&root, name, "A", "fashion-mnist", seed, &[20.0, err], true);
-        std::fs::write(
-            root.join(name).join("config.toml"),
-            format!("name = \"{name}\"\n[train]\nepochs = {epochs}\nseed = {seed}\n"),
-        )
-        .unwrap();
-    }
-    run_dir(&root, "long", "A", "fashion-mnist", 0, &[20.0, 8.0], true);
-    std::fs::write(
-        root.join("long/config.toml"),
-        "name = \"long\"\n[train]\nepochs = 10\n",
-    )
-    .unwrap();
-    let (out_dir, _) = report(tmp.path());
-    let (header, rows) = read_csv(&out_dir.join("report.csv"));
-    let seeds: Vec<(&str, &str)> = rows
-        .iter()
-        .map(|r| (field(&header, r, "seeds"), field(&header, r, "top1_err")))
-        .collect();
-    assert_eq!(seeds.len(), 2, "{rows:?}");
-    assert!(seeds.contains(&("2", "13.0")), "{seeds:?}");
-    assert!(seeds.contains(&("1", "8.0")), "{seeds:?}");
-}
-
-#[test]
-fn every_committed_report_is_what_the_current_code_makes_of_its_runs() {
-    let mut reports = Vec::new();
-    let mut stack = vec![root().join("results")];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let p = entry.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.file_name().is_some_and(|n| n == "report.md") {
-                reports.push(dir.clone());
-            }
-        }
-    }
-    for dir in reports {
-        let rel = dir.strip_prefix(root()).unwrap();
-        let out = tempfile::tempdir().unwrap();
-        // The command the report says made it (`Made by `vgg-train report DIR [--ablation ARM]``).
-        let committed_md = std::fs::read_to_string(dir.join("report.md")).unwrap();
-        let made_by = committed_md
-            .split("Made by `vgg-train report ")
-            .nth(1)
-            .and_then(|rest| rest.split('`').next())
-            .unwrap_or_else(|| panic!("{}: no `Made by` line", rel.display()));
-        let mut args: Vec<&str> = vec!["report"];
-        args.extend(made_by.split_whitespace());
-        args.extend(["--out", out.path().to_str().unwrap()]);
-        assert_eq!(
-            args[1],
-            rel.to_str().unwrap(),
-            "{}: made from another directory",
-            rel.display()
-        );
-        let run = vgg_train(&args);
-        assert!(run.status.success(), "{}: {:?}", rel.display(), text(&run));
-        for file in ["report.md", "report.csv"] {
-            let committed = std::fs::read_to_string(dir.join(file)).unwrap();
-            let fresh = std::fs::read_to_string(out.path().join(file)).unwrap();
-            assert_eq!(
-                committed,
-                fresh,
-                "{}/{file} is not what `vgg-train report {}` makes now; regenerate it",
-                rel.display(),
-                rel.display()
-            );
-        }
-    }
-}
-
-/// The README quotes report tables between `<!-- quoted from DIR/report.md -->` and
-/// `<!-- end of quote -->`; every quoted line must be a line of that committed report, so that
-/// the README's numbers are the report's and change with it.
-#[test]
-fn readme_tables_quote_the_committed_reports_line_for_line() {
-    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
-    let mut quotes = 0;
-    let mut rest = readme.as_str();
-    while let Some(start) = rest.find("<!-- quoted from ") {
-        let after = &rest[start + "<!-- quoted from ".len()..];
-        let (path, body) = after.split_once(" -->").expect("unterminated quote marker");
-        let end = body
-            .find("<!-- end of quote -->")
-            .unwrap_or_else(|| panic!("README: quote of {path} has no `<!-- end of quote -->`"));
-        let report = std::fs::read_to_string(root().join(path))
-            .unwrap_or_else(|e| panic!("README quotes {path}, which cannot be read: {e}"));
-        let report_lines: std::collections::HashSet<&str> = report.lines().collect();
-        let quoted: Vec<&str> = body[..end]
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .collect();
-        assert!(!quoted.is_empty(), "README: empty quote of {path}");
-        for line in quoted {
-            assert!(
-                report_lines.contains(line),
-                "README quotes a line that {path} does not have (regenerate the report or re-copy its table):\n{line}"
-            );
-        }
-        quotes += 1;
-        rest = &body[end..];
-    }
-    assert!(
-        quotes > 0,
-        "README quotes no report table; the depth study's section should"
-    );
 }
