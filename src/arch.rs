@@ -69,6 +69,11 @@ pub enum Arch {
     E,
 }
 
+/// A name that is none of the paper's configurations.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown arch {0:?}; expected one of A, A-LRN, B, B-5x5, C, D, E")]
+pub struct UnknownArch(pub String);
+
 impl Arch {
     /// Every configuration, in the paper's order.
     pub const ALL: [Arch; 7] = [
@@ -107,15 +112,12 @@ impl Arch {
         }
     }
 
-    /// Parses a paper name; the error lists the valid ones.
-    pub fn parse(s: &str) -> Result<Arch, String> {
+    /// Parses a paper name, in any case; the error lists the valid ones.
+    pub fn parse(s: &str) -> Result<Arch, UnknownArch> {
         Arch::ALL
             .into_iter()
             .find(|a| a.name().eq_ignore_ascii_case(s))
-            .ok_or_else(|| {
-                let names: Vec<&str> = Arch::ALL.iter().map(|a| a.name()).collect();
-                format!("unknown arch {s:?}; expected one of {}", names.join(", "))
-            })
+            .ok_or_else(|| UnknownArch(s.to_string()))
     }
 
     /// Weight layers: convs plus the three FC layers of the paper's head.
@@ -210,6 +212,15 @@ mod tests {
             assert_eq!(Arch::parse(arch.name()).unwrap(), arch);
         }
         assert_eq!(Arch::parse("a-lrn").unwrap(), Arch::ALrn);
-        assert!(Arch::parse("F").unwrap_err().contains("A-LRN"));
+        let err = Arch::parse("F").unwrap_err();
+        assert_eq!(err, UnknownArch("F".into()));
+        let listed = err.to_string();
+        let listed = listed.split("one of ").nth(1).unwrap();
+        let names: Vec<&str> = Arch::ALL.iter().map(|a| a.name()).collect();
+        assert_eq!(
+            listed,
+            names.join(", "),
+            "the message lists every configuration"
+        );
     }
 }

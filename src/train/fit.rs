@@ -18,7 +18,7 @@ use burn::train::{
 
 use super::checkpoint::{AtomicFileCheckpointer, KeepLastAndBest};
 use super::finish::percent;
-use super::reporter::{EpochReporter, EpochSink};
+use super::reporter::{EpochReporter, EpochSink, MissingMetric};
 use super::resume::Restored;
 use super::schedule::{EpochSchedule, PlateauRule, SharedState};
 use super::{TrainOptions, health, warm_start};
@@ -67,14 +67,14 @@ impl EpochSink for RunSink {
         }
     }
 
-    fn epoch_done(&mut self, row: Result<EpochRow, String>) {
+    fn epoch_done(&mut self, row: Result<EpochRow, MissingMetric>) {
         let row = match row {
             Ok(row) => row,
             Err(missing) => {
                 // No row is made up: the run stops and fails with the reason.
                 let mut state = self.state.lock();
                 state.stop = true;
-                state.failure.get_or_insert(missing);
+                state.failure.get_or_insert(missing.to_string());
                 return;
             }
         };

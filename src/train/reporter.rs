@@ -15,11 +15,25 @@ use burn::train::renderer::{
 
 use crate::results::EpochRow;
 
+/// A metric burn-train did not report for an epoch: the run stops rather than make a row up.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "epoch {epoch}: burn-train reported no final '{metric}' for the {split} split; no metrics row is written for it"
+)]
+pub struct MissingMetric {
+    /// The epoch (from 1).
+    pub epoch: usize,
+    /// burn-train's name of the metric.
+    pub metric: &'static str,
+    /// `train` or `validation`.
+    pub split: &'static str,
+}
+
 /// Receives one finished epoch.
 pub trait EpochSink: Send + Sync {
     /// Called once per epoch, after validation and before the checkpoint is written; `Err`
     /// names a metric burn-train did not report (the run must stop: no row may be made up).
-    fn epoch_done(&mut self, row: Result<EpochRow, String>);
+    fn epoch_done(&mut self, row: Result<EpochRow, MissingMetric>);
 
     /// Called for each training batch's loss: `batch` counts from 1 within `epoch`.
     fn batch_loss(&mut self, _epoch: usize, _batch: usize, _loss: f64) {}
@@ -42,11 +56,16 @@ struct SplitValues {
 
 impl SplitValues {
     /// A value of the epoch, or the error naming the missing metric.
-    fn get(value: Option<f64>, metric: &str, split: &str, epoch: usize) -> Result<f64, String> {
-        value.ok_or_else(|| {
-            format!(
-                "epoch {epoch}: burn-train reported no final '{metric}' for the {split} split; no metrics row is written for it"
-            )
+    fn get(
+        value: Option<f64>,
+        metric: &'static str,
+        split: &'static str,
+        epoch: usize,
+    ) -> Result<f64, MissingMetric> {
+        value.ok_or(MissingMetric {
+            epoch,
+            metric,
+            split,
         })
     }
 }
@@ -122,11 +141,11 @@ impl<S: EpochSink> EpochReporter<S> {
     }
 
     /// The epoch's row from the recorded values; top-5 only when a top-k metric is registered.
-    fn epoch_row(&self, seconds: f64) -> Result<EpochRow, String> {
+    fn epoch_row(&self, seconds: f64) -> Result<EpochRow, MissingMetric> {
         let e = self.epoch;
         let (t, v) = (&self.train, &self.valid);
         let top_k = self.names.values().any(|n| n.starts_with(TOP_K));
-        let err = |acc: Option<f64>, split: &str| -> Result<Option<f64>, String> {
+        let err = |acc: Option<f64>, split: &'static str| -> Result<Option<f64>, MissingMetric> {
             if !top_k {
                 return Ok(None);
             }
@@ -316,10 +335,10 @@ impl<S: EpochSink> MetricsRenderer for EpochReporter<S> {
 mod tests {
     use super::*;
 
-    struct Keep(Vec<Result<EpochRow, String>>);
+    struct Keep(Vec<Result<EpochRow, MissingMetric>>);
 
     impl EpochSink for Keep {
-        fn epoch_done(&mut self, row: Result<EpochRow, String>) {
+        fn epoch_done(&mut self, row: Result<EpochRow, MissingMetric>) {
             self.0.push(row);
         }
     }
@@ -354,7 +373,7 @@ mod tests {
         complete(&mut r);
         r.valid.top1_acc = None;
         r.finish_epoch();
-        let err = r.sink.0[0].clone().unwrap_err();
+        let err = r.sink.0[0].clone().unwrap_err().to_string();
         assert!(
             err.contains("'Accuracy'") && err.contains("validation"),
             "{err}"
