@@ -1,17 +1,12 @@
-//! Checkpoints: burnpack files written atomically, a keep-last-and-best strategy, and the
-//! discovery of the latest complete checkpoint for resuming.
+//! Checkpoints: burnpack files written atomically, and the discovery of the latest complete
+//! checkpoint for resuming (which checkpoints to keep is decided in `epoch_end.rs`).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use burn::lr_scheduler::LrSchedulerRecord;
-use burn::train::checkpoint::{
-    Checkpoint, Checkpointer, CheckpointerError, CheckpointingAction, CheckpointingStrategy,
-};
-use burn::train::metric::store::EventStoreClient;
-
-use super::schedule::SharedState;
 use crate::results::write_atomic;
+use burn::lr_scheduler::LrSchedulerRecord;
+use burn::train::checkpoint::{Checkpoint, Checkpointer, CheckpointerError};
 
 /// The three files of one checkpoint, by burn-train's naming.
 pub const PARTS: [&str; 3] = ["model", "optim", "scheduler"];
@@ -62,59 +57,6 @@ impl<R: Checkpoint> Checkpointer<R> for AtomicFileCheckpointer {
     }
 }
 
-/// Keeps the latest checkpoint (to resume) and the best one (lowest validation top-1 error);
-/// saves nothing once the run has diverged, so the last good checkpoint survives.
-pub struct KeepLastAndBest {
-    state: SharedState,
-    saved: BTreeSet<usize>,
-}
-
-impl KeepLastAndBest {
-    /// The strategy, aware of the checkpoints already in `dir` (from an earlier session).
-    pub fn new(state: SharedState, dir: &Path) -> Self {
-        Self {
-            state,
-            saved: epochs_on_disk(dir).into_iter().collect(),
-        }
-    }
-}
-
-impl KeepLastAndBest {
-    /// The actions for the end of `epoch`.
-    fn decide(&mut self, epoch: usize) -> Vec<CheckpointingAction> {
-        let (diverged, best) = {
-            let s = self.state.lock();
-            (s.diverged, s.best_epoch)
-        };
-        if diverged {
-            return Vec::new();
-        }
-        let mut actions = vec![CheckpointingAction::Save];
-        let stale: Vec<usize> = self
-            .saved
-            .iter()
-            .copied()
-            .filter(|e| *e != epoch && *e != best)
-            .collect();
-        for e in stale {
-            self.saved.remove(&e);
-            actions.push(CheckpointingAction::Delete(e));
-        }
-        self.saved.insert(epoch);
-        actions
-    }
-}
-
-impl CheckpointingStrategy for KeepLastAndBest {
-    fn checkpointing(
-        &mut self,
-        epoch: usize,
-        _store: &EventStoreClient,
-    ) -> Vec<CheckpointingAction> {
-        self.decide(epoch)
-    }
-}
-
 /// Epochs that have at least one checkpoint file in `dir`.
 pub fn epochs_on_disk(dir: &Path) -> Vec<usize> {
     let Ok(rd) = std::fs::read_dir(dir) else {
@@ -155,34 +97,6 @@ pub fn latest_complete(dir: &Path, max_epoch: usize) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn keeps_only_the_latest_and_the_best_epoch() {
-        let dir = tempfile::tempdir().unwrap();
-        let state = SharedState::default();
-        let mut s = KeepLastAndBest::new(state.clone(), dir.path());
-        let mut run = |epoch: usize, err: f64| {
-            state.lock().end_epoch(epoch, err, 1.0, None);
-            let actions = s.decide(epoch);
-            (actions, s.saved.iter().copied().collect::<Vec<_>>())
-        };
-        assert_eq!(run(1, 50.0).1, vec![1]);
-        assert_eq!(run(2, 60.0).1, vec![1, 2]);
-        let (actions, kept) = run(3, 55.0);
-        assert_eq!(kept, vec![1, 3]);
-        assert!(actions.contains(&CheckpointingAction::Delete(2)));
-        let (_, kept) = run(4, 10.0);
-        assert_eq!(kept, vec![4]);
-    }
-
-    #[test]
-    fn saves_nothing_after_divergence() {
-        let dir = tempfile::tempdir().unwrap();
-        let state = SharedState::default();
-        let mut s = KeepLastAndBest::new(state.clone(), dir.path());
-        state.lock().end_epoch(1, 50.0, f64::INFINITY, None);
-        assert!(s.decide(1).is_empty());
-    }
 
     #[test]
     fn finds_epochs_on_disk_and_ignores_other_files() {

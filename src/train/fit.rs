@@ -8,15 +8,14 @@ use burn::optim::SgdConfig;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::tensor::Device;
-use burn::train::metric::store::EventStoreClient;
 use burn::train::metric::{AccuracyMetric, LearningRateMetric, LossMetric, TopKAccuracyMetric};
 use burn::train::renderer::default_renderer;
 use burn::train::{
-    EarlyStoppingStrategy, ExecutionStrategy, Learner, MultiDeviceOptim, SupervisedTraining,
-    TrainingStrategy,
+    ExecutionStrategy, Learner, MultiDeviceOptim, SupervisedTraining, TrainingStrategy,
 };
 
-use super::checkpoint::{AtomicFileCheckpointer, KeepLastAndBest};
+use super::checkpoint::AtomicFileCheckpointer;
+use super::epoch_end::{EpochEnd, EpochMetricNames, StopRule};
 use super::finish::percent;
 use super::reporter::{EpochReporter, EpochSink, MissingMetric};
 use super::resume::Restored;
@@ -28,22 +27,11 @@ use crate::error::TrainError;
 use crate::model::VggConfig;
 use crate::results::{self, EpochRow, RunPaths};
 
-/// Stops training when the plateau schedule is done or the loss diverged.
-#[derive(Clone)]
-struct StopRule(SharedState);
-
-impl EarlyStoppingStrategy for StopRule {
-    fn should_stop(&mut self, _epoch: usize, _store: &EventStoreClient) -> bool {
-        self.0.lock().stop
-    }
-}
-
-/// Writes metrics.csv, updates the run state and prints one line per epoch.
+/// Writes metrics.csv and the TensorBoard events and prints one line per epoch.
 struct RunSink {
     rows: Vec<EpochRow>,
     path: std::path::PathBuf,
     state: SharedState,
-    plateau: Option<PlateauRule>,
     epochs: usize,
     num_classes: usize,
     model: crate::config::ModelConfig,
@@ -78,10 +66,6 @@ impl EpochSink for RunSink {
                 return;
             }
         };
-        let message =
-            self.state
-                .lock()
-                .end_epoch(row.epoch, row.val_top1_err, row.train_loss, self.plateau);
         if self.print {
             crate::console::out(format!(
                 "epoch {}/{}  lr {:.3e}  train loss {:.4} top1 {:.2}% top5 {}  val loss {:.4} top1 {:.2}% top5 {}  {:.1}s {:.0} img/s",
@@ -96,15 +80,6 @@ impl EpochSink for RunSink {
                 percent(row.val_top5_err),
                 row.epoch_seconds,
                 row.train_img_s
-            ));
-        }
-        if let Some(m) = message {
-            crate::console::out(format!("epoch {}: {m}", row.epoch));
-        }
-        if self.state.lock().diverged {
-            crate::console::warning(format!(
-                "epoch {}: the training loss is {}; stopping and keeping the last good checkpoint (try a lower train.lr)",
-                row.epoch, row.train_loss
             ));
         }
         self.rows.retain(|r| r.epoch < row.epoch);
@@ -251,7 +226,12 @@ pub(super) fn fit(session: Session<'_>) -> Result<usize, TrainError> {
             AtomicFileCheckpointer::new(&ckpt_dir, "optim"),
             AtomicFileCheckpointer::new(&ckpt_dir, "scheduler"),
         )
-        .with_checkpointing_strategy(KeepLastAndBest::new(state.clone(), &ckpt_dir))
+        .with_checkpointing_strategy(EpochEnd::new(
+            state.clone(),
+            plateau,
+            EpochMetricNames::of_registered_metrics(),
+            &ckpt_dir,
+        ))
         .early_stopping(StopRule(state.clone()))
         .num_epochs(t.epochs);
     if n > 1 {
@@ -276,7 +256,6 @@ pub(super) fn fit(session: Session<'_>) -> Result<usize, TrainError> {
         rows,
         path: paths.metrics(),
         state: state.clone(),
-        plateau,
         epochs: t.epochs,
         num_classes: data.num_classes,
         model: exp.model.clone(),

@@ -3,6 +3,7 @@
 //! checkpoint; a finished run is reported, not retrained.
 
 pub mod checkpoint;
+pub mod epoch_end;
 pub mod events;
 mod finish;
 mod fit;

@@ -1,6 +1,7 @@
 //! The epoch reporter: a burn renderer that collects each epoch's final metric values, hands
-//! them to [`EpochSink`] (metrics.csv, schedule state, one plain line per epoch), and forwards
-//! everything to burn's TUI when stdout is a terminal.
+//! them to [`EpochSink`] (metrics.csv, one plain line per epoch, TensorBoard), and forwards
+//! everything to burn's TUI when stdout is a terminal. It decides nothing: the end-of-epoch
+//! decision (best epoch, plateau, stop, checkpoints) is `epoch_end.rs`'s.
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -24,7 +25,7 @@ pub struct MissingMetric {
     /// The epoch (from 1).
     pub epoch: usize,
     /// burn-train's name of the metric.
-    pub metric: &'static str,
+    pub metric: String,
     /// `train` or `validation`.
     pub split: &'static str,
 }
@@ -62,9 +63,9 @@ impl SplitValues {
         split: &'static str,
         epoch: usize,
     ) -> Result<f64, MissingMetric> {
-        value.ok_or(MissingMetric {
+        value.ok_or_else(|| MissingMetric {
             epoch,
-            metric,
+            metric: metric.to_string(),
             split,
         })
     }

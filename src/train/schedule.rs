@@ -2,9 +2,10 @@
 //!
 //! burn's schedulers are stepped once per iteration and see no metrics, and burn has no
 //! reduce-on-plateau. [`EpochSchedule`] implements every `train.schedule` in one
-//! [`LrScheduler`]; the plateau decision is taken by [`RunState::end_epoch`] when the epoch's
-//! validation error is known (before the checkpoint is written), and the state travels in the
-//! scheduler's record, so a resumed run continues with the same counters.
+//! [`LrScheduler`]; the plateau decision is taken by [`RunState::end_epoch`], called by the
+//! end-of-epoch step (`epoch_end.rs`) when the epoch's validation error is known and before the
+//! checkpoint is written, and the state travels in the scheduler's record, so a resumed run
+//! continues with the same counters.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -12,7 +13,8 @@ use burn::lr_scheduler::{LrScheduler, LrSchedulerRecord};
 
 use crate::config::{Schedule, TrainConfig};
 
-/// State shared by the schedule, the epoch reporter, the checkpoint strategy and the stop rule.
+/// The run's state: written by the end-of-epoch decision (`epoch_end.rs`), read by the schedule
+/// (the plateau factor) and the stop rule; a metric missing from a row also stops it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunState {
     /// Multiplier on the base learning rate (plateau drops).
