@@ -154,9 +154,35 @@ struct Step {
     after: Vec<(bool, Vec<f32>)>,
 }
 
+/// Why one network's step could not be computed on one backend.
+#[derive(Debug, thiserror::Error)]
+#[error("{network} on {device}: {why}")]
+pub struct CheckError {
+    /// The network of [`networks`].
+    pub network: String,
+    /// The backend it ran on (`flex` for the reference).
+    pub device: String,
+    /// What failed.
+    pub why: StepFailure,
+}
+
+/// What failed in one network's step.
+#[derive(Debug, thiserror::Error)]
+pub enum StepFailure {
+    /// The shared weights did not load into the backend's network.
+    #[error(transparent)]
+    Weights(#[from] model::BurnpackError),
+    /// The logits could not be read back as f32.
+    #[error("reading logits: {0}")]
+    Logits(String),
+    /// The device did not finish its work.
+    #[error("device sync failed: {0}")]
+    Sync(String),
+}
+
 /// Copies `weights` into `cfg`'s network on `device`: eval-mode logits, then one SGD step
 /// (momentum 0.9, weight decay 5e-4) in training mode.
-fn one_step(cfg: &VggConfig, weights: &Vgg, device: &Device) -> Result<Step, String> {
+fn one_step(cfg: &VggConfig, weights: &Vgg, device: &Device) -> Result<Step, StepFailure> {
     let ad = device.clone().autodiff();
     let mut net = cfg.init(&ad);
     model::copy_weights(weights, &mut net)?;
@@ -166,7 +192,7 @@ fn one_step(cfg: &VggConfig, weights: &Vgg, device: &Device) -> Result<Step, Str
         .into_data()
         .convert::<f32>()
         .try_into_vec::<f32>()
-        .map_err(|e| format!("reading logits: {e:?}"))?;
+        .map_err(|e| StepFailure::Logits(format!("{e:?}")))?;
     let out = net.forward_classification(batch(&ad));
     let loss = out.loss.clone().into_scalar::<f32>();
     let grads = GradientsParams::from_grads(out.loss.backward(), &net);
@@ -179,7 +205,7 @@ fn one_step(cfg: &VggConfig, weights: &Vgg, device: &Device) -> Result<Step, Str
     let net = optim.step(0.05, net, grads);
     device
         .sync()
-        .map_err(|e| format!("device sync failed: {e:?}"))?;
+        .map_err(|e| StepFailure::Sync(format!("{e:?}")))?;
     Ok(Step {
         logits,
         loss,
@@ -220,20 +246,26 @@ pub fn compare(
     device: &Device,
     device_name: &str,
     adapter: &str,
-) -> Result<Vec<Comparison>, String> {
+) -> Result<Vec<Comparison>, CheckError> {
     let mut rows = Vec::new();
     for (name, cfg) in networks() {
         reference.seed(7);
         let weights = cfg.init(reference);
         let started = Instant::now();
-        let ours =
-            one_step(&cfg, &weights, reference).map_err(|e| format!("{name} on flex: {e}"))?;
+        let failed = |device: &str| {
+            let (network, device) = (name.clone(), device.to_string());
+            move |why| CheckError {
+                network,
+                device,
+                why,
+            }
+        };
+        let ours = one_step(&cfg, &weights, reference).map_err(failed("flex"))?;
         let theirs_cfg = VggConfig {
             kernels: Kernels::Burn,
             ..cfg.clone()
         };
-        let theirs = one_step(&theirs_cfg, &weights, device)
-            .map_err(|e| format!("{name} on {device_name}: {e}"))?;
+        let theirs = one_step(&theirs_cfg, &weights, device).map_err(failed(device_name))?;
         let (logits, loss, params, bn_bias) = compare_steps(&ours, &theirs);
         rows.push(Comparison {
             device: device_name.to_string(),

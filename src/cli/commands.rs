@@ -264,8 +264,7 @@ pub fn check_device(device: &str, out: Option<&std::path::Path>) -> Result<ExitC
     println!("checking {} ({adapter}) against flex", spec.name());
     let rows = crate::util::on_compute_pool(|| {
         crate::device_check::compare(&burn::tensor::Device::flex(), &dev, &spec.name(), &adapter)
-    })
-    .map_err(anyhow::Error::msg)?;
+    })?;
     print_stdout(&crate::device_check::render(&rows));
     if let Some(path) = out {
         crate::results::write_atomic(path, &crate::results::to_csv(&rows)?)

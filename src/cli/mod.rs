@@ -274,12 +274,17 @@ pub fn exit_code(err: &anyhow::Error) -> ExitCode {
 
 /// `--seconds` of `bench-peak`: a finite number of seconds in [0.1, 600] (infinity would
 /// calibrate the loop to 2^42 rounds, hours of work).
-fn measuring_seconds(text: &str) -> Result<f64, String> {
+fn measuring_seconds(text: &str) -> Result<f64, SecondsOutOfRange> {
     match text.parse::<f64>() {
         Ok(s) if (0.1..=600.0).contains(&s) => Ok(s),
-        _ => Err(format!("{text} is not a number of seconds in [0.1, 600]")),
+        _ => Err(SecondsOutOfRange(text.to_string())),
     }
 }
+
+/// A `--seconds` that is not a number of seconds in [0.1, 600] (what the user typed).
+#[derive(Debug, thiserror::Error)]
+#[error("{0} is not a number of seconds in [0.1, 600]")]
+struct SecondsOutOfRange(String);
 
 /// A bug must not greet the user with a backtrace: print one line and exit with status 101,
 /// whichever thread panicked (a panic in the batch producer or a rayon task must not leave the

@@ -102,16 +102,14 @@ impl Experiment {
         self.run.output_dir.join(&self.name)
     }
 
-    /// A short hash of the recipe: everything but the name, the seed, where it ran and how
-    /// many data threads it used. Runs with equal hashes differ only in their seed, so a
-    /// report averages them, and only them.
-    pub fn recipe_hash(&self) -> String {
-        let recipe = Experiment {
+    /// What defines a run, the one definition of "the same experiment": everything but its
+    /// name, where it runs and how many data threads feed it (`run.*` except `run.precision`,
+    /// the type its checkpoints are stored in, and `data.workers`). A run continues only under
+    /// an equal identity (`train.epochs` aside, which may grow between sessions within the
+    /// limits the resume check sets), and [`Experiment::recipe_hash`] hashes it without the seed.
+    pub fn identity(&self) -> Experiment {
+        Experiment {
             name: String::new(),
-            train: TrainConfig {
-                seed: 0,
-                ..self.train.clone()
-            },
             data: DataConfig {
                 workers: 0,
                 ..self.data.clone()
@@ -121,7 +119,14 @@ impl Experiment {
                 ..RunConfig::default()
             },
             ..self.clone()
-        };
+        }
+    }
+
+    /// A short hash of the recipe: the [`Experiment::identity`] without the seed. Runs with
+    /// equal hashes differ only in their seed, so a report averages them, and only them.
+    pub fn recipe_hash(&self) -> String {
+        let mut recipe = self.identity();
+        recipe.train.seed = 0;
         // FNV-1a over the canonical TOML: stable across builds and platforms.
         let hash = recipe
             .to_toml()

@@ -53,6 +53,37 @@ pub fn zeros(len: usize, device: &Device) -> Param<Tensor<1>> {
     Initializer::Zeros.init([len], device)
 }
 
+/// Why a trained network cannot warm-start this one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WarmStartMismatch {
+    /// One of the source's first four convs has no conv of its shape left in the target.
+    #[error("conv {conv} of the source ({shape:?}) has no matching conv")]
+    NoMatchingConv {
+        /// Which of the source's convs, from 1.
+        conv: usize,
+        /// Its weight shape.
+        shape: [usize; 4],
+    },
+    /// The heads have different numbers of FC layers.
+    #[error("the source has {source_layers} FC layers, this model {target_layers}")]
+    FcLayers {
+        /// FC layers of the source.
+        source_layers: usize,
+        /// FC layers of the target.
+        target_layers: usize,
+    },
+    /// An FC layer's weight shape differs.
+    #[error("FC layer {layer} is {source_shape:?} in the source but {target_shape:?} here")]
+    FcShape {
+        /// Which FC layer, from 1.
+        layer: usize,
+        /// Its shape in the source.
+        source_shape: [usize; 2],
+        /// Its shape in the target.
+        target_shape: [usize; 2],
+    },
+}
+
 /// The paper's warm start (§3.1): the first four conv layers and the FC layers of a trained
 /// `source` (configuration A) are copied into `target`; the rest keeps its initialisation.
 ///
@@ -60,7 +91,7 @@ pub fn zeros(len: usize, device: &Device) -> Param<Tensor<1>> {
 /// weight shape, so A's conv3-64, conv3-128, conv3-256, conv3-256 land on the first conv of
 /// blocks 1 and 2 and the first two convs of block 3 of B, C, D or E. Returns the number of
 /// layers copied, or an error naming the layer that does not fit.
-pub fn warm_start(target: &mut Vgg, source: &Vgg) -> Result<usize, String> {
+pub fn warm_start(target: &mut Vgg, source: &Vgg) -> Result<usize, WarmStartMismatch> {
     let source_convs: Vec<&Conv2d> = source
         .features
         .iter()
@@ -78,12 +109,7 @@ pub fn warm_start(target: &mut Vgg, source: &Vgg) -> Result<usize, String> {
             .iter()
             .position(|f| matches!(f, Feature::Conv(c) if c.weight.val().dims() == shape))
             .map(|p| p + next)
-            .ok_or_else(|| {
-                format!(
-                    "conv {} of the source ({shape:?}) has no matching conv",
-                    i + 1
-                )
-            })?;
+            .ok_or(WarmStartMismatch::NoMatchingConv { conv: i + 1, shape })?;
         if let Feature::Conv(dst) = &mut target.features[slot] {
             copy_conv(dst, src);
         }
@@ -91,11 +117,10 @@ pub fn warm_start(target: &mut Vgg, source: &Vgg) -> Result<usize, String> {
         copied += 1;
     }
     if target.classifier.len() != source.classifier.len() {
-        return Err(format!(
-            "the source has {} FC layers, this model {}",
-            source.classifier.len(),
-            target.classifier.len()
-        ));
+        return Err(WarmStartMismatch::FcLayers {
+            source_layers: source.classifier.len(),
+            target_layers: target.classifier.len(),
+        });
     }
     for (i, (dst, src)) in target
         .classifier
@@ -105,10 +130,11 @@ pub fn warm_start(target: &mut Vgg, source: &Vgg) -> Result<usize, String> {
     {
         let (a, b) = (dst.weight.val().dims(), src.weight.val().dims());
         if a != b {
-            return Err(format!(
-                "FC layer {} is {b:?} in the source but {a:?} here",
-                i + 1
-            ));
+            return Err(WarmStartMismatch::FcShape {
+                layer: i + 1,
+                source_shape: b,
+                target_shape: a,
+            });
         }
         copy_linear(dst, src);
         copied += 1;
@@ -196,6 +222,9 @@ mod tests {
             ..small(Arch::E)
         }
         .init(&device);
-        assert!(warm_start(&mut e, &a).unwrap_err().contains("FC layer 1"));
+        assert!(matches!(
+            warm_start(&mut e, &a).unwrap_err(),
+            WarmStartMismatch::FcShape { layer: 1, .. }
+        ));
     }
 }

@@ -1,11 +1,13 @@
 //! The VGG network: one [`Vgg`] module that walks a configuration of [`crate::arch`]'s table.
 
+mod burnpack;
 pub mod init;
 pub mod lrn;
 pub mod summary;
 pub mod torchvision;
 
 pub use crate::error::WeightsError;
+pub use burnpack::{BurnpackError, copy_weights, load_burnpack};
 
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
@@ -293,55 +295,6 @@ impl Vgg {
     }
 }
 
-/// Loads burnpack weights into `model`, or says why they do not fit it.
-pub fn load_burnpack(model: &mut Vgg, path: &Path) -> Result<(), String> {
-    use burn::store::{BurnpackStore, ModuleSnapshot};
-    let mut store = BurnpackStore::from_file(path);
-    match model.load_from(&mut store) {
-        Ok(r) if r.errors.is_empty() && r.missing.is_empty() && r.unused.is_empty() => {
-            to_device_precision(model);
-            Ok(())
-        }
-        Ok(r) => Err(format!(
-            "{} mismatched, {} missing, {} unexpected tensors{}",
-            r.errors.len(),
-            r.missing.len(),
-            r.unused.len(),
-            r.errors
-                .first()
-                .map(|e| format!(", first: {}", crate::util::one_line(&format!("{e:?}"))))
-                .unwrap_or_default()
-        )),
-        Err(e) => Err(crate::util::one_line(&e.to_string())),
-    }
-}
-
-/// Copies every weight and buffer of `from` into `to` (the same network, on any device), through
-/// an in-memory burnpack: the way to give two backends bit-identical weights.
-pub fn copy_weights(from: &Vgg, to: &mut Vgg) -> Result<(), String> {
-    use burn::store::{BurnpackStore, ModuleSnapshot};
-    let mut out = BurnpackStore::from_bytes(None);
-    from.save_into(&mut out)
-        .map_err(|e| crate::util::one_line(&e.to_string()))?;
-    let bytes = out
-        .get_bytes()
-        .map_err(|e| crate::util::one_line(&e.to_string()))?;
-    let mut store = BurnpackStore::from_bytes(Some(bytes));
-    match to.load_from(&mut store) {
-        Ok(r) if r.errors.is_empty() && r.missing.is_empty() && r.unused.is_empty() => {
-            to_device_precision(to);
-            Ok(())
-        }
-        Ok(r) => Err(format!(
-            "{} mismatched, {} missing, {} unexpected tensors",
-            r.errors.len(),
-            r.missing.len(),
-            r.unused.len()
-        )),
-        Err(e) => Err(crate::util::one_line(&e.to_string())),
-    }
-}
-
 /// Brings every float tensor of `model` to its device's float type (`run.precision`): weights
 /// stored in another precision (torchvision's f32 files, a run trained in bf16) would otherwise
 /// meet activations of a different type.
@@ -391,7 +344,7 @@ pub fn load_weights_file(
         _ => load_burnpack(model, path).map_err(|what| WeightsError::Burnpack {
             path: path.to_path_buf(),
             arch: vgg.arch.to_string(),
-            what,
+            what: what.to_string(),
         }),
     }
 }

@@ -94,11 +94,14 @@ pub fn load_torchvision(
             .map_indices_contiguous_except(r"^features$")
             // `features.0.Conv.weight` in burn's paths is torchvision's `features.0.weight`.
             .skip_enum_variants(true)
+            // A mismatch comes back in the structured `ApplyResult`, not as an error's text.
+            .validate(false)
             .allow_partial(true);
         load_store(model, vgg, path, store)
     } else {
         let store = PytorchStore::from_file(path)
             .map_indices_contiguous_except(r"^features$")
+            .validate(false)
             .allow_partial(true);
         load_store(model, vgg, path, store)
     }
@@ -142,24 +145,12 @@ fn load_store<S: ModuleStore>(
             fix,
         });
     }
-    let result = model.load_from(&mut store).map_err(|e| {
-        let text = one_line(&e);
-        match text.find("Shape mismatch") {
-            Some(at) => WeightsError::Shape {
-                path: path.to_path_buf(),
-                what: text[at..]
-                    .split(['│', '⚠'])
-                    .next()
-                    .unwrap_or_default()
-                    .trim()
-                    .to_string(),
-            },
-            None => WeightsError::Read {
-                path: path.to_path_buf(),
-                what: text,
-            },
-        }
-    })?;
+    let result = model
+        .load_from(&mut store)
+        .map_err(|e| WeightsError::Read {
+            path: path.to_path_buf(),
+            what: one_line(&e),
+        })?;
     let unused: Vec<&String> = result
         .unused
         .iter()
@@ -168,7 +159,7 @@ fn load_store<S: ModuleStore>(
     if let Some(e) = result.errors.first() {
         return Err(WeightsError::Shape {
             path: path.to_path_buf(),
-            what: one_line(&format!("{e:?}")),
+            what: one_line(e),
         });
     }
     if !result.missing.is_empty() || !unused.is_empty() {

@@ -38,7 +38,7 @@ pub enum ReportError {
         /// The chart being drawn.
         path: PathBuf,
         /// What plotters said.
-        what: String,
+        what: crate::report::plots::DrawError,
     },
 }
 

@@ -72,8 +72,21 @@ fn palette(i: usize) -> RGBColor {
     COLOURS[i % COLOURS.len()]
 }
 
-fn err<E: std::fmt::Debug>(what: &str) -> impl Fn(E) -> String + '_ {
-    move |e| format!("drawing {what}: {e:?}")
+/// plotters failed while drawing one part of a chart.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("drawing {part}: {detail}")]
+pub struct DrawError {
+    /// The part of the chart (`the chart`, `the legend`, …).
+    pub part: String,
+    /// plotters' error, as it describes itself.
+    pub detail: String,
+}
+
+fn err<E: std::fmt::Debug>(part: &str) -> impl Fn(E) -> DrawError + '_ {
+    move |e| DrawError {
+        part: part.to_string(),
+        detail: format!("{e:?}"),
+    }
 }
 
 fn y_range(values: impl Iterator<Item = f64>) -> std::ops::Range<f64> {
@@ -95,7 +108,7 @@ fn frame<'a, DB: DrawingBackend>(
     (x_desc, y_desc): (&str, &str),
     xs: std::ops::Range<f64>,
     ys: std::ops::Range<f64>,
-) -> Result<ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>, String> {
+) -> Result<ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>, DrawError> {
     let e = err::<DrawingAreaErrorKind<DB::ErrorType>>(caption);
     root.fill(&WHITE).map_err(&e)?;
     // Integer x values (layers, epochs): one label per integer, at most `max_x_labels`.
@@ -123,7 +136,7 @@ fn frame<'a, DB: DrawingBackend>(
 fn legend<'a, DB: DrawingBackend + 'a>(
     chart: &mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
     position: SeriesLabelPosition,
-) -> Result<(), String> {
+) -> Result<(), DrawError> {
     chart
         .configure_series_labels()
         .position(position)
@@ -137,7 +150,7 @@ fn legend<'a, DB: DrawingBackend + 'a>(
 fn draw_depth<DB: DrawingBackend>(
     root: DrawingArea<DB, Shift>,
     groups: &[Group],
-) -> Result<(), String> {
+) -> Result<(), DrawError> {
     let e = err::<DrawingAreaErrorKind<DB::ErrorType>>("error vs depth");
     let ci = |g: &Group| {
         g.top1_ci_low
@@ -213,7 +226,7 @@ const FOREST_SIZE: (u32, u32) = (900, 500);
 fn draw_forest<DB: DrawingBackend>(
     root: DrawingArea<DB, Shift>,
     comps: &[Comparison],
-) -> Result<(), String> {
+) -> Result<(), DrawError> {
     let e = err::<DrawingAreaErrorKind<DB::ErrorType>>("comparisons");
     let tested: Vec<(&Comparison, (f64, f64))> = comps
         .iter()
@@ -297,7 +310,7 @@ fn grid(n: usize) -> (usize, usize) {
 fn draw_curves<DB: DrawingBackend>(
     root: DrawingArea<DB, Shift>,
     groups: &[Group],
-) -> Result<(), String> {
+) -> Result<(), DrawError> {
     let e = err::<DrawingAreaErrorKind<DB::ErrorType>>("learning curves");
     root.fill(&WHITE).map_err(&e)?;
     let root = root
@@ -344,8 +357,8 @@ fn write_plot(
     out: &Path,
     stem: &str,
     (w, h): (u32, u32),
-    png: impl FnOnce(DrawingArea<BitMapBackend<'_>, Shift>) -> Result<(), String>,
-    svg: impl FnOnce(DrawingArea<SVGBackend<'_>, Shift>) -> Result<(), String>,
+    png: impl FnOnce(DrawingArea<BitMapBackend<'_>, Shift>) -> Result<(), DrawError>,
+    svg: impl FnOnce(DrawingArea<SVGBackend<'_>, Shift>) -> Result<(), DrawError>,
 ) -> Result<Vec<PathBuf>, ReportError> {
     register_font();
     let png_path = out.join(format!("{stem}.png"));

@@ -16,7 +16,7 @@ fn load_best(net: &mut Vgg, paths: &RunPaths, vgg: &VggConfig) -> Result<(), Tra
     crate::model::load_burnpack(net, &paths.best_model()).map_err(|what| TrainError::Checkpoint {
         path: paths.best_model(),
         arch: vgg.arch.to_string(),
-        what,
+        what: what.to_string(),
     })
 }
 

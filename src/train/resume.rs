@@ -174,10 +174,9 @@ fn changed_on_resume(
     None
 }
 
-/// Dotted keys whose values differ between two experiments, ignoring those a run may change
-/// when it is continued (`train.epochs`, `data.workers`, `run.*` except `run.precision`, the
-/// type its checkpoints are stored in; [`changed_on_resume`] limits how `train.epochs` and
-/// `run.devices` may change).
+/// Dotted keys whose values differ between the [`Experiment::identity`] of two experiments,
+/// but for `train.epochs`, which a continued run may change within what [`changed_on_resume`]
+/// allows.
 fn differing_keys(a: &Experiment, b: &Experiment) -> Vec<String> {
     fn walk(prefix: &str, a: &toml::Value, b: Option<&toml::Value>, out: &mut Vec<String>) {
         match (a, b) {
@@ -201,15 +200,15 @@ fn differing_keys(a: &Experiment, b: &Experiment) -> Vec<String> {
             _ => out.push(prefix.to_string()),
         }
     }
-    let (Ok(ta), Ok(tb)) = (toml::Value::try_from(a), toml::Value::try_from(b)) else {
+    let (Ok(ta), Ok(tb)) = (
+        toml::Value::try_from(a.identity()),
+        toml::Value::try_from(b.identity()),
+    ) else {
         return vec!["config".into()];
     };
     let mut out = Vec::new();
     walk("", &ta, Some(&tb), &mut out);
-    out.retain(|k| {
-        k == "run.precision"
-            || (k != "train.epochs" && k != "data.workers" && k != "name" && !k.starts_with("run."))
-    });
+    out.retain(|k| k != "train.epochs");
     out
 }
 
@@ -220,7 +219,7 @@ fn check_checkpoint_fits(path: &Path, vgg: &VggConfig, device: &Device) -> Resul
         TrainError::Checkpoint {
             path: path.to_path_buf(),
             arch: vgg.arch.to_string(),
-            what,
+            what: what.to_string(),
         }
     })
 }
@@ -268,5 +267,42 @@ mod tests {
             Some("train.epochs")
         );
         assert_eq!(key(&cosine, &exp(10, Schedule::Cosine, &[]), 5), None);
+    }
+
+    #[test]
+    fn the_resume_check_and_the_recipe_hash_share_one_definition_of_the_same_experiment() {
+        let base = exp(10, Schedule::Plateau, &[]);
+        type Change = fn(&mut Experiment);
+        let changes: [(&str, Change); 7] = [
+            ("name", |e| e.name = "other".into()),
+            ("data.workers", |e| e.data.workers = 3),
+            ("run.devices", |e| e.run.devices = vec!["cuda:0".into()]),
+            ("run.output_dir", |e| e.run.output_dir = "elsewhere".into()),
+            ("train.seed", |e| e.train.seed += 1),
+            ("train.lr", |e| e.train.lr *= 2.0),
+            ("run.precision", |e| {
+                e.run.precision = crate::config::Precision::Bf16
+            }),
+        ];
+        for (name, change) in changes {
+            let mut other = base.clone();
+            change(&mut other);
+            let keys = differing_keys(&base, &other);
+            let same_recipe = base.recipe_hash() == other.recipe_hash();
+            match name {
+                // Not part of the identity: neither the hash nor the resume check sees them.
+                "name" | "data.workers" | "run.devices" | "run.output_dir" => {
+                    assert!(keys.is_empty() && same_recipe, "{name}: {keys:?}")
+                }
+                // The seed is the identity's only key outside the recipe.
+                "train.seed" => assert!(keys == [name] && same_recipe, "{name}: {keys:?}"),
+                _ => assert!(keys == [name] && !same_recipe, "{name}: {keys:?}"),
+            }
+        }
+        // `train.epochs` is in both, but a continued run may change it (within the limits
+        // of `changed_on_resume`).
+        let longer = exp(20, Schedule::Plateau, &[]);
+        assert!(differing_keys(&base, &longer).is_empty());
+        assert_ne!(base.recipe_hash(), longer.recipe_hash());
     }
 }

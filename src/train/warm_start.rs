@@ -33,7 +33,7 @@ pub(super) fn warm_start_from(
         VggConfig::from_model(&source_exp.model, vgg.in_channels, vgg.num_classes).init(device);
     crate::model::load_burnpack(&mut source, &weights)
         .map_err(|what| fail(format!("{}: {what}", weights.display())))?;
-    let copied = crate::model::init::warm_start(model, &source).map_err(fail)?;
+    let copied = crate::model::init::warm_start(model, &source).map_err(|e| fail(e.to_string()))?;
     crate::console::out(format!(
         "initialised {copied} layers from {} ({})",
         dir.display(),

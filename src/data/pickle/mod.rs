@@ -176,39 +176,35 @@ impl Pickle {
 
     /// A numpy `uint8` array pickled through `numpy.core.multiarray._reconstruct` (numpy 1) or
     /// `numpy._core.multiarray._reconstruct` (numpy 2): its shape and its bytes, in C order.
-    pub fn ndarray_u8(&self, id: Id) -> Result<(Vec<usize>, Cow<'_, [u8]>), String> {
+    pub fn ndarray_u8(&self, id: Id) -> Result<(Vec<usize>, Cow<'_, [u8]>), NotAnArray> {
         let Object::Call {
             callable,
             state: Some(state),
             ..
         } = self.get(id)
         else {
-            return Err("not a numpy array (no _reconstruct call with a state)".into());
+            return Err(NotAnArray::NoReconstruct);
         };
         if !self.is_global(*callable, "numpy.core.multiarray", "_reconstruct")
             && !self.is_global(*callable, "numpy._core.multiarray", "_reconstruct")
         {
-            return Err(format!(
-                "not a numpy array: made by {}",
+            return Err(NotAnArray::OtherCallable(
                 self.global_name(*callable)
-                    .unwrap_or_else(|| "something that is not a global".into())
+                    .unwrap_or_else(|| "something that is not a global".into()),
             ));
         }
         // ndarray.__setstate__((version, shape, dtype, is_fortran, data)).
         let Object::Tuple(s) = self.get(*state) else {
-            return Err("numpy array state is not a tuple".into());
+            return Err(NotAnArray::State(0));
         };
         let [_version, shape, dtype, fortran, data] = s[..] else {
-            return Err(format!(
-                "numpy array state has {} fields, expected 5",
-                s.len()
-            ));
+            return Err(NotAnArray::State(s.len()));
         };
         let shape: Vec<usize> = self
             .ints(shape)
-            .ok_or("numpy array shape is not a tuple of ints")?
+            .ok_or(NotAnArray::Shape)?
             .into_iter()
-            .map(|d| usize::try_from(d).map_err(|_| "negative dimension".to_string()))
+            .map(|d| usize::try_from(d).map_err(|_| NotAnArray::Shape))
             .collect::<Result<_, _>>()?;
         let dtype_name = match self.get(dtype) {
             Object::Call { callable, args, .. } if self.is_global(*callable, "numpy", "dtype") => {
@@ -219,30 +215,69 @@ impl Pickle {
             }
             _ => None,
         }
-        .ok_or("numpy array dtype is not a numpy.dtype(...)")?;
+        .ok_or(NotAnArray::Dtype)?;
         if dtype_name != "u1" && dtype_name != "uint8" {
-            return Err(format!(
-                "numpy array of dtype {dtype_name}, expected u1 (uint8)"
-            ));
+            return Err(NotAnArray::NotU8(dtype_name));
         }
         if matches!(self.get(fortran), Object::Bool(true)) && shape.len() > 1 {
-            return Err("numpy array in Fortran order, expected C order".into());
+            return Err(NotAnArray::Fortran);
         }
-        let bytes = self
-            .bytes(data)
-            .ok_or("numpy array data is not a byte string")?;
+        let bytes = self.bytes(data).ok_or(NotAnArray::Data)?;
         let want = shape
             .iter()
             .try_fold(1usize, |n, d| n.checked_mul(*d))
-            .ok_or_else(|| format!("numpy array shape {shape:?} overflows"))?;
+            .ok_or_else(|| NotAnArray::Overflow(shape.clone()))?;
         if bytes.len() != want {
-            return Err(format!(
-                "numpy array of shape {shape:?} holds {} bytes, expected {want}",
-                bytes.len()
-            ));
+            return Err(NotAnArray::Length {
+                bytes: bytes.len(),
+                shape,
+                expected: want,
+            });
         }
         Ok((shape, bytes))
     }
+}
+
+/// Why a pickled object is not the numpy `uint8` array [`Pickle::ndarray_u8`] reads.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotAnArray {
+    /// No `_reconstruct(...)` call with a state.
+    #[error("not a numpy array (no _reconstruct call with a state)")]
+    NoReconstruct,
+    /// Made by another callable.
+    #[error("not a numpy array: made by {0}")]
+    OtherCallable(String),
+    /// The state is not the 5-tuple `ndarray.__setstate__` takes.
+    #[error("numpy array state is not a tuple of 5 fields (it has {0})")]
+    State(usize),
+    /// The shape is not a tuple of non-negative ints.
+    #[error("numpy array shape is not a tuple of non-negative ints")]
+    Shape,
+    /// The dtype is not a `numpy.dtype(...)`.
+    #[error("numpy array dtype is not a numpy.dtype(...)")]
+    Dtype,
+    /// Another element type.
+    #[error("numpy array of dtype {0}, expected u1 (uint8)")]
+    NotU8(String),
+    /// Fortran order.
+    #[error("numpy array in Fortran order, expected C order")]
+    Fortran,
+    /// The data is not a byte string.
+    #[error("numpy array data is not a byte string")]
+    Data,
+    /// The shape's element count overflows.
+    #[error("numpy array shape {0:?} overflows")]
+    Overflow(Vec<usize>),
+    /// The data's length is not the shape's element count.
+    #[error("numpy array of shape {shape:?} holds {bytes} bytes, expected {expected}")]
+    Length {
+        /// The shape.
+        shape: Vec<usize>,
+        /// Bytes held.
+        bytes: usize,
+        /// Bytes the shape needs.
+        expected: usize,
+    },
 }
 
 #[cfg(test)]
