@@ -114,9 +114,7 @@ impl EpochEnd {
         let outcome = match outcome {
             Ok(outcome) => outcome,
             Err(missing) => {
-                let mut state = self.state.lock();
-                state.stop = true;
-                state.failure.get_or_insert(missing.to_string());
+                self.state.lock().fail(missing);
                 return Vec::new();
             }
         };

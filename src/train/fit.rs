@@ -60,9 +60,7 @@ impl EpochSink for RunSink {
             Ok(row) => row,
             Err(missing) => {
                 // No row is made up: the run stops and fails with the reason.
-                let mut state = self.state.lock();
-                state.stop = true;
-                state.failure.get_or_insert(missing.to_string());
+                self.state.lock().fail(missing);
                 return;
             }
         };

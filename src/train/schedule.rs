@@ -107,6 +107,13 @@ impl RunState {
         ))
     }
 
+    /// Stops the run and fails it with `why` (the first reason wins): what the epoch reporter
+    /// and the end-of-epoch step do when burn-train did not report a metric.
+    pub fn fail(&mut self, why: impl ToString) {
+        self.stop = true;
+        self.failure.get_or_insert_with(|| why.to_string());
+    }
+
     fn to_record(&self, record: LrSchedulerRecord) -> LrSchedulerRecord {
         record
             .with_scalar("factor", self.factor)
