@@ -175,6 +175,17 @@ mod tests {
     }
 
     #[test]
+    fn a_configurations_name_is_what_serde_writes_and_the_paper_order_is_its_order() {
+        for arch in Arch::ALL {
+            let json = serde_json::to_string(&arch).unwrap();
+            assert_eq!(json, format!("\"{}\"", arch.name()));
+            assert_eq!(serde_json::from_str::<Arch>(&json).unwrap(), arch);
+        }
+        // Reports sort groups by configuration: the derived order is the paper's.
+        assert!(Arch::ALL.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
     fn every_configuration_has_five_pools() {
         for arch in Arch::ALL {
             assert_eq!(arch.pools(), 5, "{arch}");

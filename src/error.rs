@@ -1,5 +1,6 @@
 //! Typed errors of the library. Each carries the file, key or index that failed and, where
-//! one exists, the fix; the binary prints them on one line and exits with status 2.
+//! one exists, the fix; the binary prints them on one line and exits with the status their
+//! `exit_status` gives. The errors of the commands and of run directories live beside them.
 
 use std::path::PathBuf;
 use thiserror::Error;
@@ -109,7 +110,19 @@ pub enum DataError {
     },
 }
 
+impl ConfigError {
+    /// The process's exit status for this error: 2, the config is the user's to fix.
+    pub fn exit_status(&self) -> u8 {
+        2
+    }
+}
+
 impl DataError {
+    /// The process's exit status for this error: 2, the data set is the user's to fix.
+    pub fn exit_status(&self) -> u8 {
+        2
+    }
+
     /// An I/O error on `path`.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         DataError::Io {
@@ -221,148 +234,6 @@ pub enum WeightsError {
         /// What the reader said.
         what: String,
     },
-}
-
-/// Why a training run could not finish.
-#[derive(Debug, Error)]
-pub enum TrainError {
-    /// The data set could not be read.
-    #[error(transparent)]
-    Data(#[from] DataError),
-    /// The device is unknown or not compiled in.
-    #[error("run.device: {0}")]
-    Device(DeviceError),
-    /// Writing an output file failed.
-    #[error("{path}: {error}")]
-    Io {
-        /// The file or directory.
-        path: PathBuf,
-        /// The I/O error.
-        error: std::io::Error,
-    },
-    /// Another live process holds the run directory's lock.
-    #[error(
-        "{}: another vgg-train process (pid {pid}) is training this run; wait for it, stop it, or change `name`",
-        dir.display()
-    )]
-    Locked {
-        /// The run directory.
-        dir: PathBuf,
-        /// The holder's pid, as written in the lock file (`unknown` when empty).
-        pid: String,
-    },
-    /// The run directory holds a run of another experiment.
-    #[error(
-        "{} holds a run of a different experiment ({} differ from its {}); rerun with --fresh to move it aside, or change `name`",
-        dir.display(),
-        keys.join(", "),
-        config.display()
-    )]
-    DifferentExperiment {
-        /// The run directory.
-        dir: PathBuf,
-        /// The dotted keys that differ.
-        keys: Vec<String>,
-        /// The run's saved config.
-        config: PathBuf,
-    },
-    /// A key a continued run may change, changed in a way this run would misread.
-    #[error(
-        "{}: {key} changed from {was} to {now} since the run started, but {why}; set it back to continue the run, or rerun with --fresh to move it aside and start over",
-        dir.display()
-    )]
-    ChangedOnResume {
-        /// The run directory.
-        dir: PathBuf,
-        /// The dotted key.
-        key: String,
-        /// Its value in the run's saved config.
-        was: String,
-        /// Its value now.
-        now: String,
-        /// Why the change cannot be carried over.
-        why: String,
-    },
-    /// The run's saved config no longer parses.
-    #[error("{error}; rerun with --fresh to move the old run aside")]
-    SavedConfig {
-        /// What the config parser said (it names the file).
-        error: ConfigError,
-    },
-    /// A CSV file of the run cannot be read.
-    #[error("{path}: {message}")]
-    Csv {
-        /// The file.
-        path: PathBuf,
-        /// What the CSV reader said.
-        message: String,
-    },
-    /// A checkpoint's scheduler record cannot be read.
-    #[error("checkpoint {epoch}: {message}")]
-    CheckpointRecord {
-        /// The checkpoint's epoch.
-        epoch: usize,
-        /// What the reader said.
-        message: String,
-    },
-    /// A checkpoint does not fit the configured model or cannot be read.
-    #[error(
-        "{}: checkpoint does not fit the configured {arch} model ({what}); rerun with --fresh to move the old run aside",
-        path.display()
-    )]
-    Checkpoint {
-        /// The checkpoint file.
-        path: PathBuf,
-        /// The configuration of the model it was loaded into.
-        arch: String,
-        /// What does not fit.
-        what: String,
-    },
-    /// A weights file cannot be loaded into the configured network.
-    #[error(transparent)]
-    Weights(#[from] WeightsError),
-    /// `model.init_from` cannot start this run.
-    #[error("model.init_from = {:?}: {what}", dir.display().to_string())]
-    WarmStart {
-        /// The run directory named by `model.init_from`.
-        dir: PathBuf,
-        /// Why not.
-        what: String,
-    },
-    /// There is no trained model to evaluate.
-    #[error(
-        "{}: not found; train the run first (vgg-train --config FILE) or pass --weights FILE",
-        path.display()
-    )]
-    NotTrained {
-        /// The missing `model.bpk`.
-        path: PathBuf,
-    },
-    /// `results.csv` has no training row to add evaluation rows after.
-    #[error(
-        "{}: no training row; finish the run first (vgg-train --config FILE)",
-        path.display()
-    )]
-    NoTrainingRow {
-        /// The run's `results.csv`.
-        path: PathBuf,
-    },
-    /// A data file failed while training (an unreadable image).
-    #[error("{0}")]
-    DataRead(String),
-    /// Training stopped with an error (a device error).
-    #[error("training failed: {0}")]
-    Training(String),
-}
-
-impl TrainError {
-    /// An I/O error on `path`.
-    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        TrainError::Io {
-            path: path.into(),
-            error: source,
-        }
-    }
 }
 
 /// Why a device cannot be named or opened.

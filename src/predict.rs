@@ -13,8 +13,9 @@ use serde::Serialize;
 use crate::augment::{self, Crop, Img};
 use crate::config::{DatasetKind, Experiment};
 use crate::data::{self, folder};
-use crate::error::{DataError, TrainError};
+use crate::error::{DataError, DeviceError, WeightsError};
 use crate::model::{self, VggConfig};
+use crate::results::RunPaths;
 
 /// ImageNet's class names in torchvision's index order (from torchvision's metadata).
 const IMAGENET_CLASSES: &str = include_str!("../assets/imagenet_classes.txt");
@@ -32,7 +33,7 @@ pub struct Prediction {
 /// names for 1000 classes, class indices otherwise.
 pub fn class_names(exp: &Experiment, num_classes: usize) -> Vec<String> {
     if exp.data.dataset == DatasetKind::ImageFolder {
-        let train = data::data_path(&exp.data).join("train");
+        let train = exp.data.resolved_path().join("train");
         if let Ok(names) = folder::class_names(&train)
             && names.len() == num_classes
         {
@@ -84,21 +85,39 @@ pub fn preprocess(exp: &Experiment, path: &Path) -> Result<Vec<f32>, DataError> 
     Ok(out)
 }
 
+/// Why `vgg-train predict` could not load its network.
+#[derive(Debug, thiserror::Error)]
+pub enum PredictError {
+    /// The device is unknown or not compiled in.
+    #[error("run.device: {0}")]
+    Device(DeviceError),
+    /// The weights file cannot be loaded into the configured network.
+    #[error(transparent)]
+    Weights(#[from] WeightsError),
+}
+
+impl PredictError {
+    /// The process's exit status for this error: 2, each is the user's to fix.
+    pub fn exit_status(&self) -> u8 {
+        2
+    }
+}
+
 /// Predicts `images` with `weights` (default: the run's `model.bpk`). Returns one result per
 /// image, in order: a prediction, or the error that made the image unreadable.
 pub fn predict(
     exp: &Experiment,
     weights: Option<&Path>,
     images: &[PathBuf],
-) -> Result<Vec<Result<Prediction, DataError>>, TrainError> {
+) -> Result<Vec<Result<Prediction, DataError>>, PredictError> {
     let weights = weights
         .map(Path::to_path_buf)
-        .unwrap_or_else(|| exp.run_dir().join("model.bpk"));
-    let (_, device) = crate::device::open(&exp.run).map_err(TrainError::Device)?;
+        .unwrap_or_else(|| RunPaths::new(exp.run_dir()).best_model());
+    let (_, device) = crate::device::open(&exp.run).map_err(PredictError::Device)?;
     let classes = data::num_classes(exp);
     let vgg = VggConfig::from_experiment(exp, exp.data.channels, classes);
     let mut net = vgg.init(&device);
-    model::load_weights_file(&mut net, &vgg, &weights).map_err(TrainError::from)?;
+    model::load_weights_file(&mut net, &vgg, &weights).map_err(PredictError::from)?;
     let names = class_names(exp, classes);
     let (c, s) = (exp.data.channels, exp.data.image_size);
     let mut out = Vec::with_capacity(images.len());

@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 
 use super::{ConfigArgs, TrainArgs, load, print_stdout};
 use crate::model::{VggConfig, summary};
+use crate::results::RunPaths;
 use crate::train::{Outcome, TrainOptions};
 use crate::util::one_line;
 
@@ -316,7 +317,10 @@ pub fn train(args: &TrainArgs) -> Result<ExitCode> {
         row.status,
         row.wall_seconds
     );
-    println!("results: {}", exp.run_dir().join("results.csv").display());
+    println!(
+        "results: {}",
+        RunPaths::new(exp.run_dir()).results().display()
+    );
     Ok(if row.status == crate::results::Status::Diverged {
         ExitCode::from(1)
     } else {

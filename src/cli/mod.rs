@@ -11,7 +11,12 @@ use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::Experiment;
-use crate::error::{ConfigError, DataError, TrainError};
+use crate::error::{ConfigError, DataError};
+use crate::evaluate::EvalError;
+use crate::export::ExportError;
+use crate::predict::PredictError;
+use crate::results::ResultsError;
+use crate::train::TrainError;
 use crate::util::one_line;
 
 /// Train and compare the VGG configurations of Simonyan & Zisserman (ICLR 2015).
@@ -249,27 +254,49 @@ fn print_stdout(text: &str) {
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }
 
-/// Exit status for an error: 2 for usage, config and data errors, 1 for the rest.
+/// Exit status for an error: the first error in its chain that knows its status decides (2
+/// for what the user can fix: usage, config, data, a run directory; 1 for a failing disk or
+/// device); 1 for the rest.
 pub fn exit_code(err: &anyhow::Error) -> ExitCode {
-    for cause in err.chain() {
-        if cause.is::<ConfigError>()
-            || cause.is::<DataError>()
-            || cause.is::<clap::Error>()
-            || matches!(
-                cause.downcast_ref::<crate::export::ExportError>(),
-                Some(crate::export::ExportError::Out { .. })
-            )
-        {
-            return ExitCode::from(2);
+    let status = err.chain().find_map(|cause| {
+        if cause.is::<clap::Error>() {
+            return Some(2);
         }
-        if let Some(t) = cause.downcast_ref::<TrainError>() {
-            return match t {
-                TrainError::Io { .. } | TrainError::Training(_) => ExitCode::from(1),
-                _ => ExitCode::from(2),
-            };
-        }
-    }
-    ExitCode::from(1)
+        cause
+            .downcast_ref::<ConfigError>()
+            .map(ConfigError::exit_status)
+            .or_else(|| {
+                cause
+                    .downcast_ref::<DataError>()
+                    .map(DataError::exit_status)
+            })
+            .or_else(|| {
+                cause
+                    .downcast_ref::<TrainError>()
+                    .map(TrainError::exit_status)
+            })
+            .or_else(|| {
+                cause
+                    .downcast_ref::<EvalError>()
+                    .map(EvalError::exit_status)
+            })
+            .or_else(|| {
+                cause
+                    .downcast_ref::<PredictError>()
+                    .map(PredictError::exit_status)
+            })
+            .or_else(|| {
+                cause
+                    .downcast_ref::<ResultsError>()
+                    .map(ResultsError::exit_status)
+            })
+            .or_else(|| {
+                cause
+                    .downcast_ref::<ExportError>()
+                    .map(ExportError::exit_status)
+            })
+    });
+    ExitCode::from(status.unwrap_or(1))
 }
 
 /// `--seconds` of `bench-peak`: a finite number of seconds in [0.1, 600] (infinity would

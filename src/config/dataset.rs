@@ -21,16 +21,6 @@ pub enum DatasetKind {
 }
 
 impl DatasetKind {
-    /// Classes of the standard data set (ImageNet's 1000 for image folders), for when the
-    /// data are not read (`summary`, `bench`).
-    pub fn standard_classes(self) -> usize {
-        match self {
-            DatasetKind::FashionMnist | DatasetKind::Mnist | DatasetKind::Cifar10 => 10,
-            DatasetKind::Cifar100 => 100,
-            DatasetKind::ImageFolder => 1000,
-        }
-    }
-
     /// The name used in configs and results.
     pub fn name(self) -> &'static str {
         match self {
@@ -40,6 +30,12 @@ impl DatasetKind {
             DatasetKind::Cifar100 => "cifar100",
             DatasetKind::ImageFolder => "image-folder",
         }
+    }
+}
+
+impl std::fmt::Display for DatasetKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -81,7 +77,7 @@ pub struct DataConfig {
     /// Grey 28×28 data sets: pad or resize to `image_size`.
     pub fit: Fit,
     /// Image folders: shorter side rescaled to this before the centre crop at evaluation;
-    /// 0 = `image_size * 8 / 7` (256 for 224).
+    /// 0 = `image_size * 8 / 7` (256 for 224); stays 0 (not used) for the other data sets.
     pub resize: usize,
     /// Per-channel mean in [0, 1]; empty = the data set's own statistics.
     pub mean: Vec<f64>,
@@ -150,15 +146,6 @@ impl DataConfig {
             self.test_limit
         }
     }
-
-    /// `val_split`, or the data set's default: 10 % held out of Fashion-MNIST, MNIST and
-    /// CIFAR, none of image folders.
-    pub fn effective_val_split(&self) -> ValSplit {
-        self.val_split.unwrap_or(match self.dataset {
-            DatasetKind::ImageFolder => ValSplit::Count(0),
-            _ => ValSplit::Fraction(0.1),
-        })
-    }
 }
 
 /// Training-time augmentation. Evaluation never augments.
@@ -172,7 +159,7 @@ pub struct AugmentConfig {
     pub crop_padding: Option<usize>,
     /// Image folders: the training scale S, the shorter side before the random crop: a fixed
     /// `256`, or `[256, 512]` for a new S drawn per image (scale jittering, §3.1);
-    /// 0 = `data.resize`.
+    /// 0 = `data.resize`; stays 0 (not used) for the other data sets.
     pub scale: Scale,
     /// Standard deviation of AlexNet's PCA colour shift (0.1 in the paper); 0 = off. Needs 3
     /// channels.
@@ -192,5 +179,25 @@ pub enum Scale {
 impl Default for Scale {
     fn default() -> Self {
         Scale::Fixed(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_data_sets_name_is_what_serde_writes_and_reads() {
+        for kind in [
+            DatasetKind::FashionMnist,
+            DatasetKind::Mnist,
+            DatasetKind::Cifar10,
+            DatasetKind::Cifar100,
+            DatasetKind::ImageFolder,
+        ] {
+            let json = serde_json::to_string(&kind).unwrap();
+            assert_eq!(json, format!("\"{kind}\""));
+            assert_eq!(serde_json::from_str::<DatasetKind>(&json).unwrap(), kind);
+        }
     }
 }

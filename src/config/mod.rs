@@ -7,9 +7,11 @@
 
 mod dataset;
 mod device_spec;
+mod facts;
 mod network;
 mod overrides;
 pub mod ranges;
+mod resolve;
 mod training;
 mod validate;
 
@@ -19,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 pub use dataset::*;
 pub use device_spec::{DeviceError, DeviceSpec};
+pub use facts::{DEBIAN_FASHION_MNIST, DataFacts};
 pub use network::*;
 pub use training::*;
 
@@ -50,7 +53,8 @@ pub struct Experiment {
 pub const MIN_IMAGE_SIZE: usize = 32;
 
 impl Experiment {
-    /// Reads `path`, applies the `key=value` overrides and validates the result.
+    /// Reads `path`, applies the `key=value` overrides, validates the result and resolves it
+    /// ([`Experiment::resolve`]).
     pub fn load(path: &Path, overrides: &[String]) -> Result<Experiment, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
             path: path.to_path_buf(),
@@ -59,7 +63,7 @@ impl Experiment {
         Self::from_toml_str(&text, path, overrides)
     }
 
-    /// Parses TOML `text` (named `path` in errors), applies overrides, validates.
+    /// Parses TOML `text` (named `path` in errors), applies overrides, validates, resolves.
     pub fn from_toml_str(
         text: &str,
         path: &Path,
@@ -80,8 +84,6 @@ impl Experiment {
                 )?;
             }
         }
-        // The resolved config says what ran, whatever the defaults of a later version.
-        exp.data.val_split = Some(exp.data.effective_val_split());
         if exp.name.is_empty() {
             exp.name = path
                 .file_stem()
@@ -89,6 +91,8 @@ impl Experiment {
                 .unwrap_or_else(|| "run".into());
         }
         exp.validate(path)?;
+        // The resolved config says what runs, whatever the defaults of a later version.
+        exp.resolve();
         Ok(exp)
     }
 
@@ -122,10 +126,12 @@ impl Experiment {
         }
     }
 
-    /// A short hash of the recipe: the [`Experiment::identity`] without the seed. Runs with
-    /// equal hashes differ only in their seed, so a report averages them, and only them.
+    /// A short hash of the recipe: the [`Experiment::identity`] without the seed, its defaults
+    /// in their implicit form ([`Experiment::with_implicit_defaults`], so that a run saved
+    /// before configs were resolved hashes as it did). Runs with equal hashes differ only in
+    /// their seed, so a report averages them, and only them.
     pub fn recipe_hash(&self) -> String {
-        let mut recipe = self.identity();
+        let mut recipe = self.identity().with_implicit_defaults();
         recipe.train.seed = 0;
         // FNV-1a over the canonical TOML: stable across builds and platforms.
         let hash = recipe

@@ -16,18 +16,17 @@ use std::sync::Arc;
 use crate::config::{AugmentConfig, DataConfig, DatasetKind};
 use crate::error::DataError;
 pub use loader::{BatchLoader, ImageBatch, LoaderOptions};
-pub use pipeline::{Pipeline, eval_resize, normalization, pipeline};
+pub use pipeline::{Pipeline, normalization, pipeline};
 pub use shape::{num_classes, shape};
 pub use split::{Images, MemoryImages, Split, hold_out, subset_indices};
 
-/// Where Debian's `dataset-fashion-mnist` package puts the gzipped IDX files.
-pub const DEBIAN_FASHION_MNIST: &str = "/usr/share/datasets/fashion-mnist";
+pub use crate::config::DEBIAN_FASHION_MNIST;
 
 /// A data set ready for training: its splits, the pipeline, and its shape.
 #[derive(Debug, Clone)]
 pub struct DataSet {
-    /// Name, e.g. `fashion-mnist`.
-    pub name: &'static str,
+    /// Which data set it is.
+    pub kind: DatasetKind,
     /// Where it was read from.
     pub path: PathBuf,
     /// Training split.
@@ -58,21 +57,6 @@ impl DataSet {
     }
 }
 
-/// The configured data set's path, or its default location.
-pub fn data_path(cfg: &DataConfig) -> PathBuf {
-    if !cfg.path.as_os_str().is_empty() {
-        return cfg.path.clone();
-    }
-    match cfg.dataset {
-        DatasetKind::FashionMnist => PathBuf::from(DEBIAN_FASHION_MNIST),
-        DatasetKind::Mnist => PathBuf::from("data/mnist"),
-        // Either version, extracted or as the archive, in `data/` (see `cifar::locate`).
-        DatasetKind::Cifar10 => PathBuf::from("data"),
-        DatasetKind::Cifar100 => PathBuf::from("data"),
-        DatasetKind::ImageFolder => PathBuf::from("data/imagenet"),
-    }
-}
-
 fn idx_hint(kind: DatasetKind) -> &'static str {
     match kind {
         DatasetKind::FashionMnist => {
@@ -86,7 +70,7 @@ fn idx_hint(kind: DatasetKind) -> &'static str {
 
 /// The configured data set's directory, or the error saying where to get it.
 fn existing_path(cfg: &DataConfig) -> Result<PathBuf, DataError> {
-    let path = data_path(cfg);
+    let path = cfg.resolved_path();
     if path.exists() {
         return Ok(path);
     }
@@ -153,7 +137,7 @@ pub fn load_test(cfg: &DataConfig, augment: &AugmentConfig) -> Result<DataSet, D
     let (test_images, num_classes) = read_test(cfg, &path)?;
     let test = Split::new(test_images, cfg.effective_test_limit());
     Ok(DataSet {
-        name: cfg.dataset.name(),
+        kind: cfg.dataset,
         path,
         train: Split::of(test.images.clone(), Vec::new(), 0),
         val: test.clone(),
@@ -193,7 +177,7 @@ pub fn load(cfg: &DataConfig, augment: &AugmentConfig) -> Result<DataSet, DataEr
         });
     }
     Ok(DataSet {
-        name: cfg.dataset.name(),
+        kind: cfg.dataset,
         path,
         train,
         val,

@@ -5,7 +5,7 @@ use rand::RngExt;
 use super::folder;
 use super::split::Images;
 use crate::augment::{self, Crop, Img, Normalize};
-use crate::config::{AugmentConfig, DataConfig, DatasetKind, Fit, Scale};
+use crate::config::{AugmentConfig, DataConfig, Fit, Scale};
 use crate::error::DataError;
 use crate::util::DataRng;
 
@@ -104,69 +104,31 @@ impl Pipeline {
     }
 }
 
-/// Mean and std per channel of the standard data sets (in [0, 1]).
-fn default_stats(kind: DatasetKind) -> (Vec<f64>, Vec<f64>) {
-    match kind {
-        DatasetKind::FashionMnist => (vec![0.2860], vec![0.3530]),
-        DatasetKind::Mnist => (vec![0.1307], vec![0.3081]),
-        DatasetKind::Cifar10 => (vec![0.4914, 0.4822, 0.4465], vec![0.2470, 0.2435, 0.2616]),
-        DatasetKind::Cifar100 => (vec![0.5071, 0.4865, 0.4409], vec![0.2673, 0.2564, 0.2762]),
-        // ImageNet's, as torchvision.
-        DatasetKind::ImageFolder => (vec![0.485, 0.456, 0.406], vec![0.229, 0.224, 0.225]),
-    }
-}
-
 /// The per-channel normalisation of `cfg` (the data set's statistics unless `data.mean`/`data.std`).
 pub fn normalization(cfg: &DataConfig) -> Normalize {
-    let (mut mean, mut std) = default_stats(cfg.dataset);
-    if !cfg.mean.is_empty() {
-        mean = cfg.mean.clone();
-    }
-    if !cfg.std.is_empty() {
-        std = cfg.std.clone();
-    }
-    // Grey statistics serve all three replicated channels.
-    let per_channel = |v: Vec<f64>| -> Vec<f32> {
-        (0..cfg.channels)
-            .map(|c| v[c.min(v.len() - 1)] as f32)
-            .collect()
-    };
+    let (mean, std) = cfg.mean_std();
+    let f32s = |v: Vec<f64>| -> Vec<f32> { v.into_iter().map(|x| x as f32).collect() };
     Normalize {
-        mean: per_channel(mean),
-        std: per_channel(std),
-    }
-}
-
-/// The default eval rescale of image folders: `data.resize`, or 8/7 of the crop (256 for 224).
-pub fn eval_resize(cfg: &DataConfig) -> usize {
-    if cfg.resize == 0 {
-        cfg.image_size * 8 / 7
-    } else {
-        cfg.resize
+        mean: f32s(mean),
+        std: f32s(std),
     }
 }
 
 /// The preprocessing of `cfg` and `augment`.
 pub fn pipeline(cfg: &DataConfig, augment: &AugmentConfig) -> Pipeline {
-    let colour = matches!(
-        cfg.dataset,
-        DatasetKind::Cifar10 | DatasetKind::Cifar100 | DatasetKind::ImageFolder
-    );
-    let cifar = matches!(cfg.dataset, DatasetKind::Cifar10 | DatasetKind::Cifar100);
-    let eval_resize = eval_resize(cfg);
+    let eval_resize = cfg.eval_resize();
     Pipeline {
         image_size: cfg.image_size,
         channels: cfg.channels,
         fit: cfg.fit,
         eval_resize,
-        train_scale: match augment.scale {
-            Scale::Fixed(0) => (eval_resize, eval_resize),
+        train_scale: match augment.scale_of(cfg) {
             Scale::Fixed(s) => (s, s),
             Scale::Jitter([lo, hi]) => (lo, hi),
         },
         color_shift: augment.color_shift,
-        crop_padding: augment.crop_padding.unwrap_or(if cifar { 4 } else { 0 }),
-        hflip: augment.hflip.unwrap_or(colour),
+        crop_padding: augment.crop_padding_of(cfg),
+        hflip: augment.hflip_on(cfg),
         normalize: normalization(cfg),
     }
 }

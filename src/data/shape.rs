@@ -4,7 +4,7 @@
 
 use crate::config::{DatasetKind, Experiment};
 
-use super::{data_path, folder};
+use super::folder;
 
 /// Number of classes: `model.num_classes`, else the class folders under an image-folder data
 /// set's `train/`, else the data set's standard count (1000 for an image folder not present).
@@ -13,7 +13,7 @@ pub fn num_classes(exp: &Experiment) -> usize {
         return exp.model.num_classes;
     }
     if exp.data.dataset == DatasetKind::ImageFolder
-        && let Ok(names) = folder::class_names(&data_path(&exp.data).join("train"))
+        && let Ok(names) = folder::class_names(&exp.data.resolved_path().join("train"))
     {
         return names.len();
     }

@@ -38,22 +38,6 @@ pub struct ProtocolScore {
     pub top5_err: Option<f64>,
 }
 
-impl ProtocolScore {
-    /// The scales as written in `results.csv`: `256` or `256 384 512`.
-    pub fn scales_label(&self) -> String {
-        scales_label(&self.scales)
-    }
-}
-
-/// `[256, 384]` → `"256 384"`.
-pub fn scales_label(scales: &[usize]) -> String {
-    scales
-        .iter()
-        .map(|q| q.to_string())
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 /// What [`evaluate`] measured.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EvalReport {
@@ -98,11 +82,12 @@ impl EvalPlan {
         }
     }
 
-    /// From the `[eval]` section; `default_scale` stands in for empty `scales`.
+    /// From the `[eval]` section; `default_scale` stands in for empty `scales`; `batch_size`
+    /// images per forward pass ([`EvalConfig::batch_size_of`]).
     pub fn new(
         cfg: &EvalConfig,
         default_scale: usize,
-        train_batch: usize,
+        batch_size: usize,
         pool_out: usize,
         max_bad_images: usize,
     ) -> EvalPlan {
@@ -122,11 +107,7 @@ impl EvalPlan {
             protocols,
             scales,
             flip: cfg.flip,
-            batch_size: if cfg.batch_size == 0 {
-                train_batch
-            } else {
-                cfg.batch_size
-            },
+            batch_size,
             pool_out,
             max_bad_images,
         }

@@ -5,16 +5,16 @@
 use crate::config::{Experiment, Protocol};
 use crate::data::DataSet;
 use crate::model::VggConfig;
-use crate::results::ResultRow;
+use crate::results::{ResultRow, Scales};
 
-use super::{EvalPlan, EvalReport, scales_label};
+use super::{EvalPlan, EvalReport};
 
 /// The plan of `exp`'s `[eval]` section for `data`.
 pub fn plan_for(exp: &Experiment, data: &DataSet, vgg: &VggConfig) -> EvalPlan {
     EvalPlan::new(
         &exp.eval,
         data.default_test_scale(),
-        exp.train.batch_size,
+        exp.eval.batch_size_of(&exp.train),
         vgg.pool_out(),
         exp.data.max_bad_images,
     )
@@ -42,7 +42,7 @@ pub fn rows_from(base: &ResultRow, report: &EvalReport) -> Vec<ResultRow> {
             test_images: report.images,
             bad_images: report.bad_images,
             protocol: s.protocol,
-            scales: scales_label(&s.scales),
+            scales: Scales::from(&s.scales[..]),
             ..base.clone()
         })
         .collect()

@@ -41,3 +41,14 @@ pub enum ExportError {
         error: std::io::Error,
     },
 }
+
+impl ExportError {
+    /// The process's exit status for this error: 2 for an `--out` the user must change, 1
+    /// for the rest.
+    pub fn exit_status(&self) -> u8 {
+        match self {
+            ExportError::Out { .. } => 2,
+            _ => 1,
+        }
+    }
+}

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use crate::arch::Arch;
 use crate::config::{Experiment, Head};
 use crate::model::{self, Feature, Vgg, VggConfig};
-use crate::results::write_atomic;
+use crate::results::{RunPaths, write_atomic};
 
 mod error;
 pub use error::ExportError;
@@ -283,7 +283,7 @@ pub fn export(
 ) -> Result<Exported, ExportError> {
     let weights = weights
         .map(Path::to_path_buf)
-        .unwrap_or_else(|| exp.run_dir().join("model.bpk"));
+        .unwrap_or_else(|| RunPaths::new(exp.run_dir()).best_model());
     check_outputs(&weights, out)?;
     let (_, device) = crate::device::open(&exp.run).map_err(ExportError::Device)?;
     let classes = crate::data::num_classes(exp);

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::ReportError;
 use crate::config::Experiment;
-use crate::results::{EpochRow, ResultRow, read_csv};
+use crate::results::{EpochRow, ResultRow, RunPaths, read_csv};
 
 /// One finished run as found on disk.
 #[derive(Debug, Clone)]
@@ -55,12 +55,12 @@ pub fn collect(dir: &Path) -> Result<Collection, ReportError> {
                 subdirs.push(p);
             }
         }
-        let results = d.join("results.csv");
-        let metrics_path = d.join("metrics.csv");
-        if d != dir && results.is_file() && d.join("config.toml").is_file() {
-            let rows: Vec<ResultRow> = read_csv(&results)?;
+        let paths = RunPaths::new(&d);
+        let metrics_path = paths.metrics();
+        if d != dir && paths.results().is_file() && paths.config().is_file() {
+            let rows: Vec<ResultRow> = read_csv(&paths.results())?;
             let metrics: Vec<EpochRow> = read_csv(&metrics_path)?;
-            let config = d.join("config.toml");
+            let config = paths.config();
             let text = std::fs::read_to_string(&config).map_err(|e| ReportError::io(&config, e))?;
             let recipe = Experiment::from_toml_str(&text, &config, &[])?.recipe_hash();
             for (i, result) in rows.into_iter().enumerate() {

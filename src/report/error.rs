@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
-use crate::error::{ConfigError, TrainError};
+use crate::error::ConfigError;
+use crate::results::ResultsError;
 
 /// Why `vgg-train report` could not write its report.
 #[derive(Debug, Error)]
@@ -31,7 +32,7 @@ pub enum ReportError {
     Config(#[from] ConfigError),
     /// A run's `results.csv` or `metrics.csv` cannot be read.
     #[error(transparent)]
-    Results(#[from] TrainError),
+    Results(#[from] ResultsError),
     /// plotters failed to draw a chart.
     #[error("{}: {what}", path.display())]
     Plot {

@@ -1,7 +1,5 @@
-//! Runs grouped by recipe (mean, std and 95 % interval over seeds) and the paper's comparisons
-//! between groups, tested by the rule of `experiments/depth-fashion-mnist-plan.md`: Welch's
-//! t-test, Holm's correction over the comparisons of a data set, a verdict against the paper's
-//! direction; paired-by-seed and pooled-variance tests beside it as secondary analyses.
+//! Runs grouped by recipe: mean, std and 95 % interval over seeds (the comparisons between
+//! groups are in `compare.rs`).
 
 use std::collections::BTreeMap;
 
@@ -9,14 +7,11 @@ use serde::Serialize;
 
 use super::PAPER_TABLE3;
 use super::collect::Run;
-use super::stats::{self, TTest};
+use super::stats;
 use crate::arch::Arch;
-use crate::config::Protocol;
-use crate::results::EpochRow;
+use crate::config::{DatasetKind, Protocol};
+use crate::results::{EpochRow, Scales};
 use crate::util::mean_std;
-
-/// The family-wise error rate of the comparisons' verdicts (Holm over each data set's family).
-pub const ALPHA: f64 = 0.05;
 
 /// Epochs a run spent at its first learning rate (before the schedule's first drop or decay
 /// below 99 % of it).
@@ -41,15 +36,34 @@ fn mean_std_all(values: &[Option<f64>]) -> (Option<f64>, Option<f64>) {
     (Some(m), s)
 }
 
+/// Whose weights a group's rows measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Weights {
+    /// Weights the runs trained.
+    Trained,
+    /// Weights `vgg-train eval --weights` read (status `pretrained`).
+    Pretrained,
+}
+
+impl std::fmt::Display for Weights {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Weights::Trained => "trained",
+            Weights::Pretrained => "pretrained",
+        })
+    }
+}
+
 /// Runs that differ only in their seed.
 #[derive(Debug, Clone, Serialize)]
 pub struct Group {
     /// Short hash of the runs' common recipe (their config without name, seed and `[run]`).
     pub recipe: String,
     /// Data set.
-    pub dataset: String,
+    pub dataset: DatasetKind,
     /// Configuration.
-    pub arch: String,
+    pub arch: Arch,
     /// Weight layers (convs + 3 FC).
     pub weight_layers: usize,
     /// BN after every conv.
@@ -61,12 +75,12 @@ pub struct Group {
     /// Test protocol (`center` for the training runs' own validation).
     pub protocol: Protocol,
     /// Test scales Q.
-    pub scales: String,
+    pub scales: Scales,
     /// Whether these are the training runs' own rows (the depth table, plots and
     /// comparisons); the others are `[eval]` / `vgg-train eval` rows.
     pub primary: bool,
-    /// `pretrained` for rows of `vgg-train eval --weights`, `trained` otherwise.
-    pub weights: String,
+    /// Whether the rows measure weights the runs trained or `vgg-train eval --weights`.
+    pub weights: Weights,
     /// Trainable parameters.
     pub params: usize,
     /// Seeds (runs) averaged: those that trained, or every run if none did.
@@ -146,13 +160,9 @@ impl Group {
         if self.batch_norm {
             format!("{}-bn", self.arch)
         } else {
-            self.arch.clone()
+            self.arch.to_string()
         }
     }
-}
-
-fn is_imagenet(dataset: &str) -> bool {
-    dataset == "image-folder" || dataset.contains("imagenet")
 }
 
 /// Groups the runs by recipe (their config without the seed) and test protocol, in the
@@ -162,38 +172,33 @@ pub fn group(runs: &[Run]) -> Vec<Group> {
 }
 
 fn group_by_recipe(runs: &[Run]) -> Vec<Group> {
+    // Data set, protocol and scales by name, as before they were typed: the report's row
+    // order.
     type Key = (
-        String,
+        &'static str,
         bool,
-        usize,
+        Arch,
         bool,
         u64,
         usize,
         String,
-        String,
+        &'static str,
         String,
         bool,
     );
-    let order = |arch: &str| {
-        Arch::parse(arch)
-            .ok()
-            .and_then(|a| Arch::ALL.iter().position(|x| *x == a))
-            .unwrap_or(usize::MAX)
-    };
     let mut groups: BTreeMap<Key, Vec<&Run>> = BTreeMap::new();
     for run in runs {
         let r = &run.result;
         let key = (
-            r.dataset.clone(),
+            r.dataset.name(),
             !run.primary,
-            order(&r.arch),
+            r.arch,
             r.batch_norm,
             r.width.to_bits(),
             r.image_size,
             run.recipe.clone(),
-            // By name, as before the protocol was typed: the report's row order.
-            r.protocol.name().to_string(),
-            r.scales.clone(),
+            r.protocol.name(),
+            r.scales.to_string(),
             r.is_from_training(),
         );
         groups.entry(key).or_default().push(run);
@@ -217,16 +222,18 @@ fn group_by_recipe(runs: &[Run]) -> Vec<Group> {
             let (top5_err, top5_std) = mean_std_all(&top5);
             let (val_top1_err, val_top1_std) = mean_std_all(&val);
             let summary = stats::summarize(&top1);
-            let arch = Arch::parse(&first.arch).ok();
-            // Table 3 is dense evaluation: its numbers stand beside dense rows only.
-            let paper = arch
-                .filter(|_| is_imagenet(&first.dataset) && first.protocol == Protocol::Dense)
-                .and_then(|a| PAPER_TABLE3.iter().find(|p| p.0 == a));
+            // Table 3 is dense evaluation on ImageNet: its numbers stand beside dense rows of
+            // image folders only.
+            let paper = PAPER_TABLE3.iter().find(|p| {
+                p.0 == first.arch
+                    && first.dataset == DatasetKind::ImageFolder
+                    && first.protocol == Protocol::Dense
+            });
             Group {
                 recipe: members[0].recipe.clone(),
-                dataset: first.dataset.clone(),
-                arch: first.arch.clone(),
-                weight_layers: arch.map(Arch::weight_layers).unwrap_or(0),
+                dataset: first.dataset,
+                arch: first.arch,
+                weight_layers: first.arch.weight_layers(),
                 batch_norm: first.batch_norm,
                 width: first.width,
                 image_size: first.image_size,
@@ -234,9 +241,9 @@ fn group_by_recipe(runs: &[Run]) -> Vec<Group> {
                 scales: first.scales.clone(),
                 primary: members[0].primary,
                 weights: if first.is_from_training() {
-                    "trained".into()
+                    Weights::Trained
                 } else {
-                    crate::results::Status::Pretrained.name().into()
+                    Weights::Pretrained
                 },
                 params: first.params,
                 seeds: members.len(),
@@ -265,166 +272,6 @@ fn group_by_recipe(runs: &[Run]) -> Vec<Group> {
                 top1,
                 all_failed,
             }
-        })
-        .collect()
-}
-
-/// What a comparison's test says about the paper's claim (the plan's verdict rule).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    /// Holm-adjusted p below [`ALPHA`], the difference in the paper's direction.
-    Supported,
-    /// Holm-adjusted p below [`ALPHA`], the difference against the paper's direction.
-    Contradicted,
-    /// Otherwise: the interval says what the data allow.
-    NotResolved,
-}
-
-impl Verdict {
-    /// As the report writes it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Verdict::Supported => "supported",
-            Verdict::Contradicted => "contradicted",
-            Verdict::NotResolved => "not resolved",
-        }
-    }
-}
-
-/// One of the paper's comparisons, measured: second minus first.
-#[derive(Debug, Clone)]
-pub struct Comparison {
-    /// What is compared, e.g. `A vs A-LRN`.
-    pub title: String,
-    /// The paper's question.
-    pub question: &'static str,
-    /// Mean top-1 error of the second minus the first, percentage points.
-    pub diff: f64,
-    /// The paper's claim, as the report writes it (`+0.1`, `+7 % rel.`).
-    pub paper: &'static str,
-    /// The sign of the paper's difference: the direction a verdict is judged against.
-    pub paper_sign: f64,
-    /// Welch's test (the primary analysis); `None` unless both sides have two seeds.
-    pub welch: Option<TTest>,
-    /// Welch's p adjusted by Holm over the data set's comparisons.
-    pub holm_p: Option<f64>,
-    /// The test paired by seed, and the number of pairs (secondary).
-    pub paired: Option<(TTest, usize)>,
-    /// The test with the variance pooled over every configuration of the data set (secondary).
-    pub pooled: Option<TTest>,
-}
-
-impl Comparison {
-    /// The verdict of the plan's rule; `None` without a test.
-    pub fn verdict(&self) -> Option<Verdict> {
-        let (welch, holm) = (self.welch?, self.holm_p?);
-        Some(if holm >= ALPHA {
-            Verdict::NotResolved
-        } else if welch.diff * self.paper_sign > 0.0 {
-            Verdict::Supported
-        } else {
-            Verdict::Contradicted
-        })
-    }
-}
-
-/// The paper's comparisons: the two configurations, the question, the paper's difference as
-/// written and its sign (Table 3 at S = Q = 256; B-5x5 from §4.1).
-const PAIRS: [(&str, &str, &str, &str, f64); 8] = [
-    ("A", "A-LRN", "does LRN help?", "+0.1", 1.0),
-    ("C", "D", "1x1 vs 3x3 convs at equal depth", "-1.1", -1.0),
-    ("B", "C", "extra 1x1 non-linearity", "-0.6", -1.0),
-    ("B", "B-5x5", "pairs of 3x3 vs one 5x5", "+7 % rel.", 1.0),
-    ("A", "B", "depth 11 -> 13", "-0.9", -1.0),
-    ("B", "D", "depth 13 -> 16", "-1.7", -1.0),
-    ("A", "D", "depth 11 -> 16", "-2.6", -1.0),
-    ("D", "E", "depth 16 -> 19", "+0.3", 1.0),
-];
-
-/// The paper's comparisons among `groups` of one data set (those both of whose configurations
-/// are there), with Holm's adjustment over them.
-pub fn comparisons(groups: &[Group]) -> Vec<Comparison> {
-    let find = |arch: &str| {
-        groups
-            .iter()
-            .find(|g| g.arch == arch && !g.batch_norm && !g.all_failed)
-    };
-    let pooled = stats::pooled_variance(
-        groups
-            .iter()
-            .filter(|g| !g.all_failed)
-            .map(|g| g.seed_top1()),
-    );
-    let mut out: Vec<Comparison> = PAIRS
-        .iter()
-        .filter_map(|&(x, y, question, paper, paper_sign)| {
-            let (a, b) = (find(x)?, find(y)?);
-            Some(Comparison {
-                title: format!("{} vs {}", a.label(), b.label()),
-                question,
-                diff: b.top1_err - a.top1_err,
-                paper,
-                paper_sign,
-                welch: stats::welch(a.seed_top1(), b.seed_top1()),
-                holm_p: None,
-                paired: stats::paired(&a.by_seed(), &b.by_seed()),
-                pooled: pooled
-                    .and_then(|(v, df)| stats::pooled(a.seed_top1(), b.seed_top1(), v, df)),
-            })
-        })
-        .collect();
-    let tested: Vec<usize> = (0..out.len()).filter(|&i| out[i].welch.is_some()).collect();
-    let p: Vec<f64> = tested
-        .iter()
-        .filter_map(|&i| out[i].welch.map(|t| t.p))
-        .collect();
-    for (&i, adjusted) in tested.iter().zip(stats::holm(&p)) {
-        out[i].holm_p = Some(adjusted);
-    }
-    out
-}
-
-/// An ablation arm's difference from the main arm for one configuration: ablation minus main.
-#[derive(Debug, Clone)]
-pub struct ArmComparison {
-    /// The configuration's label.
-    pub label: String,
-    /// The main arm's group.
-    pub main: Group,
-    /// The ablation arm's group.
-    pub arm: Group,
-    /// Welch's test of ablation − main.
-    pub welch: Option<TTest>,
-    /// The test paired by seed, and the number of pairs.
-    pub paired: Option<(TTest, usize)>,
-}
-
-impl ArmComparison {
-    /// Whether the ablation's whole 95 % interval lies below zero: the main protocol leaves
-    /// error on the table (the plan's rule for under-training).
-    pub fn main_under_trains(&self) -> Option<bool> {
-        self.welch.map(|t| t.ci.1 < 0.0)
-    }
-}
-
-/// Each configuration of `arm` beside the same configuration (data set, arch, BN) in `main`.
-pub fn arm_comparisons(main: &[Group], arm: &[Group]) -> Vec<ArmComparison> {
-    arm.iter()
-        .filter(|g| !g.all_failed)
-        .filter_map(|g| {
-            let m = main.iter().find(|m| {
-                m.dataset == g.dataset
-                    && m.arch == g.arch
-                    && m.batch_norm == g.batch_norm
-                    && !m.all_failed
-            })?;
-            Some(ArmComparison {
-                label: g.label(),
-                main: m.clone(),
-                arm: g.clone(),
-                welch: stats::welch(m.seed_top1(), g.seed_top1()),
-                paired: stats::paired(&m.by_seed(), &g.by_seed()),
-            })
         })
         .collect()
 }

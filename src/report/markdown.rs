@@ -7,8 +7,10 @@ use std::path::Path;
 
 use super::builds::{Runs, build_check};
 use super::collect::Collection;
-use super::group::{ALPHA, ArmComparison, Comparison, Group, comparisons, epochs_at_initial_lr};
+use super::compare::{ALPHA, ArmComparison, Comparison, comparisons};
+use super::group::{Group, epochs_at_initial_lr};
 use super::stats::TTest;
+use crate::config::DatasetKind;
 
 fn pm(mean: f64, std: Option<f64>) -> String {
     match std {
@@ -182,8 +184,8 @@ pub fn markdown(
         groups.len(),
         made_by
     );
-    let datasets: Vec<String> = {
-        let mut d: Vec<String> = groups.iter().map(|g| g.dataset.clone()).collect();
+    let datasets: Vec<DatasetKind> = {
+        let mut d: Vec<DatasetKind> = groups.iter().map(|g| g.dataset).collect();
         d.dedup();
         d
     };

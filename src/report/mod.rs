@@ -6,6 +6,7 @@
 
 mod builds;
 mod collect;
+mod compare;
 mod error;
 mod group;
 mod markdown;
@@ -15,11 +16,13 @@ pub mod stats;
 use std::path::{Path, PathBuf};
 
 pub use collect::{Collection, Run, Unfinished, collect};
+pub use compare::{ArmComparison, Comparison, Verdict, arm_comparisons, comparisons};
 pub use error::ReportError;
-pub use group::{ArmComparison, Comparison, Group, Verdict, arm_comparisons, comparisons, group};
+pub use group::{Group, group};
 pub use markdown::markdown;
 
 use crate::arch::Arch;
+use crate::config::DatasetKind;
 use crate::results::write_atomic;
 
 /// The paper's Table 3 (top-1, top-5 val error %, S = Q = 256, dense evaluation).
@@ -64,8 +67,8 @@ pub fn write_report(
     std::fs::create_dir_all(out).map_err(|e| ReportError::io(out, e))?;
     let mut written = Vec::new();
     let mut plot_names = Vec::new();
-    let datasets: Vec<&str> = {
-        let mut d: Vec<&str> = groups.iter().map(|g| g.dataset.as_str()).collect();
+    let datasets: Vec<DatasetKind> = {
+        let mut d: Vec<DatasetKind> = groups.iter().map(|g| g.dataset).collect();
         d.dedup();
         d
     };

@@ -6,7 +6,7 @@ use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
 use std::path::Path;
 
-use crate::error::TrainError;
+use super::ResultsError;
 
 /// A held run-directory lock; released on drop.
 #[derive(Debug)]
@@ -16,8 +16,8 @@ pub struct RunLock {
 
 impl RunLock {
     /// Locks `dir` (creating it), or fails if another live process holds it.
-    pub fn acquire(dir: &Path) -> Result<RunLock, TrainError> {
-        std::fs::create_dir_all(dir).map_err(|e| TrainError::io(dir, e))?;
+    pub fn acquire(dir: &Path) -> Result<RunLock, ResultsError> {
+        std::fs::create_dir_all(dir).map_err(|e| ResultsError::io(dir, e))?;
         let path = dir.join("lock");
         let mut file = OpenOptions::new()
             .create(true)
@@ -25,14 +25,14 @@ impl RunLock {
             .read(true)
             .write(true)
             .open(&path)
-            .map_err(|e| TrainError::io(&path, e))?;
+            .map_err(|e| ResultsError::io(&path, e))?;
         let mut owner = String::new();
         let _ = file.read_to_string(&mut owner);
         let owner = owner.trim().to_string();
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
-                return Err(TrainError::Locked {
+                return Err(ResultsError::Locked {
                     dir: dir.to_path_buf(),
                     pid: if owner.is_empty() {
                         "unknown".into()
@@ -41,7 +41,7 @@ impl RunLock {
                     },
                 });
             }
-            Err(TryLockError::Error(e)) => return Err(TrainError::io(&path, e)),
+            Err(TryLockError::Error(e)) => return Err(ResultsError::io(&path, e)),
         }
         if !owner.is_empty() && owner != std::process::id().to_string() {
             crate::console::warning(format!(
@@ -49,10 +49,10 @@ impl RunLock {
                 dir.display()
             ));
         }
-        file.set_len(0).map_err(|e| TrainError::io(&path, e))?;
-        file.rewind().map_err(|e| TrainError::io(&path, e))?;
-        write!(file, "{}", std::process::id()).map_err(|e| TrainError::io(&path, e))?;
-        file.sync_all().map_err(|e| TrainError::io(&path, e))?;
+        file.set_len(0).map_err(|e| ResultsError::io(&path, e))?;
+        file.rewind().map_err(|e| ResultsError::io(&path, e))?;
+        write!(file, "{}", std::process::id()).map_err(|e| ResultsError::io(&path, e))?;
+        file.sync_all().map_err(|e| ResultsError::io(&path, e))?;
         Ok(RunLock { file })
     }
 }

@@ -3,8 +3,10 @@
 //! Every file is written to a temporary sibling, flushed to disk and renamed over the target,
 //! so a crash leaves either the old or the new file, never a torn one.
 
+mod error;
 pub mod lock;
 mod rows;
+mod scales;
 mod status;
 
 use std::io::Write;
@@ -12,8 +14,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::TrainError;
+pub use error::ResultsError;
 pub use rows::{EpochRow, ResultRow};
+pub use scales::{BadScales, Scales};
 pub use status::Status;
 
 /// Writes `bytes` to `path` atomically: temp file in the same directory, fsync, rename.
@@ -78,11 +81,11 @@ pub fn to_csv<T: Serialize>(rows: &[T]) -> Result<Vec<u8>, csv::Error> {
 }
 
 /// Reads CSV rows written by [`to_csv`]; a missing file is an empty list.
-pub fn read_csv<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>, TrainError> {
+pub fn read_csv<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>, ResultsError> {
     if !path.exists() {
         return Ok(Vec::new());
     }
-    let fail = |e: csv::Error| TrainError::Csv {
+    let fail = |e: csv::Error| ResultsError::Csv {
         path: path.to_path_buf(),
         message: e.to_string(),
     };
@@ -210,12 +213,12 @@ mod tests {
         ResultRow {
             top1_err: top1,
             protocol,
-            scales: scales.into(),
+            scales: Scales::parse(scales).unwrap(),
             status,
             ..ResultRow::describing(
                 &crate::config::Experiment::default(),
                 &crate::model::VggConfig::paper(crate::arch::Arch::A),
-                "image-folder",
+                crate::config::DatasetKind::ImageFolder,
                 "flex".into(),
             )
         }

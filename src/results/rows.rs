@@ -3,8 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{BUILD_COMMIT, Status, git_commit};
-use crate::config::{Precision, Protocol};
+use super::{BUILD_COMMIT, Scales, Status, git_commit};
+use crate::arch::Arch;
+use crate::config::{DatasetKind, Precision, Protocol};
 
 /// Serialises a float rounded to 4 decimals (errors, losses), so that files diff cleanly.
 fn round4<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
@@ -89,13 +90,13 @@ pub struct ResultRow {
     /// Run name.
     pub name: String,
     /// Paper configuration.
-    pub arch: String,
+    pub arch: Arch,
     /// BN after every conv.
     pub batch_norm: bool,
     /// Channel multiplier.
     pub width: f64,
     /// Data set.
-    pub dataset: String,
+    pub dataset: DatasetKind,
     /// Network input side.
     pub image_size: usize,
     /// Epochs run.
@@ -152,7 +153,7 @@ pub struct ResultRow {
     /// Test scales Q of the protocol, space-separated (`256` or `256 384 512`); empty in
     /// files written before this column existed.
     #[serde(default)]
-    pub scales: String,
+    pub scales: Scales,
     /// Float precision of training (`run.precision`).
     #[serde(default = "f32")]
     pub precision: Precision,
@@ -185,15 +186,15 @@ impl ResultRow {
     pub fn describing(
         exp: &crate::config::Experiment,
         vgg: &crate::model::VggConfig,
-        dataset: &str,
+        dataset: DatasetKind,
         device: String,
     ) -> ResultRow {
         ResultRow {
             name: exp.name.clone(),
-            arch: vgg.arch.name().into(),
+            arch: vgg.arch,
             batch_norm: vgg.batch_norm,
             width: vgg.width,
-            dataset: dataset.into(),
+            dataset,
             image_size: exp.data.image_size,
             epochs: 0,
             seed: exp.train.seed,
@@ -214,7 +215,7 @@ impl ResultRow {
             test_images: 0,
             bad_images: 0,
             protocol: center(),
-            scales: String::new(),
+            scales: Scales::default(),
             precision: exp.run.precision,
             build_commit: BUILD_COMMIT.into(),
             cpu: crate::util::cpu_model(),

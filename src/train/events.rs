@@ -173,7 +173,7 @@ impl EventLog {
 pub enum BackfillError {
     /// Reading the run's config, metrics.csv or results.csv failed.
     #[error(transparent)]
-    Read(#[from] crate::error::TrainError),
+    Read(#[from] crate::results::ResultsError),
     /// Writing the events failed.
     #[error(transparent)]
     Write(#[from] TensorBoardError),
@@ -183,12 +183,12 @@ pub enum BackfillError {
 /// false`) from its `config.toml`, `metrics.csv` and `results.csv`: what the training run
 /// would have written, no value twice (what the directory holds is kept). Returns the epochs.
 pub fn backfill(run_dir: &Path) -> Result<usize, BackfillError> {
-    use crate::error::TrainError;
-    use crate::results::{ResultRow, read_csv};
-    let config = run_dir.join("config.toml");
-    let toml = std::fs::read_to_string(&config).map_err(|e| TrainError::io(&config, e))?;
-    let rows: Vec<EpochRow> = read_csv(&run_dir.join("metrics.csv"))?;
-    let results: Vec<ResultRow> = read_csv(&run_dir.join("results.csv"))?;
+    use crate::results::{ResultRow, ResultsError, RunPaths, read_csv};
+    let paths = RunPaths::new(run_dir);
+    let config = paths.config();
+    let toml = std::fs::read_to_string(&config).map_err(|e| ResultsError::io(&config, e))?;
+    let rows: Vec<EpochRow> = read_csv(&paths.metrics())?;
+    let results: Vec<ResultRow> = read_csv(&paths.results())?;
     let mut log = EventLog::open(run_dir, &toml, &rows)?;
     if let Some(r) = results.first().filter(|r| r.is_from_training()) {
         log.test(r.best_epoch, r.top1_err, r.top5_err)?;

@@ -1,15 +1,15 @@
 //! The end of a run: the best epoch's weights as `model.bpk`, their test error, `results.csv`,
 //! and the `[eval]` protocols.
 
+use super::TrainError;
 use super::checkpoint;
 use super::health;
 use super::schedule::SharedState;
 use crate::config::Experiment;
 use crate::data::DataSet;
 use crate::device::DeviceSpec;
-use crate::error::TrainError;
 use crate::model::{Vgg, VggConfig};
-use crate::results::{self, EpochRow, ResultRow, RunPaths, Status, write_atomic};
+use crate::results::{self, EpochRow, ResultRow, RunPaths, Scales, Status, write_atomic};
 
 /// Loads the run's `model.bpk` into `net`.
 fn load_best(net: &mut Vgg, paths: &RunPaths, vgg: &VggConfig) -> Result<(), TrainError> {
@@ -124,8 +124,8 @@ pub(super) fn finalize(
         val_images: data.val.len(),
         test_images: data.test.len(),
         bad_images,
-        scales: data.default_test_scale().to_string(),
-        ..ResultRow::describing(exp, vgg, data.name, device)
+        scales: Scales::from(&[data.default_test_scale()][..]),
+        ..ResultRow::describing(exp, vgg, data.kind, device)
     };
     // A diverged run reports its NaN as such; a run that ends normally never does.
     if !row.top1_err.is_finite() && status != Status::Diverged {

@@ -14,6 +14,7 @@ use burn::train::{
     ExecutionStrategy, Learner, MultiDeviceOptim, SupervisedTraining, TrainingStrategy,
 };
 
+use super::TrainError;
 use super::checkpoint::AtomicFileCheckpointer;
 use super::epoch_end::{EpochEnd, EpochMetricNames, StopRule};
 use super::finish::percent;
@@ -23,7 +24,6 @@ use super::schedule::{EpochSchedule, PlateauRule, SharedState};
 use super::{TrainOptions, health, warm_start};
 use crate::config::{Experiment, Schedule};
 use crate::data::{BatchLoader, DataSet, LoaderOptions};
-use crate::error::TrainError;
 use crate::model::VggConfig;
 use crate::results::{self, EpochRow, RunPaths};
 

@@ -4,6 +4,7 @@
 
 pub mod checkpoint;
 pub mod epoch_end;
+mod error;
 pub mod events;
 mod finish;
 mod fit;
@@ -18,9 +19,10 @@ use std::time::Instant;
 
 use crate::config::Experiment;
 use crate::data;
-use crate::error::{DataError, TrainError};
+use crate::error::DataError;
 use crate::model::VggConfig;
 use crate::results::{self, ResultRow, RunPaths, lock::RunLock, write_atomic};
+pub use error::TrainError;
 
 /// How `train` treats an existing run directory and the terminal.
 #[derive(Debug, Clone, Default)]
@@ -68,6 +70,10 @@ pub fn train(exp: &Experiment, opts: &TrainOptions) -> Result<Outcome, TrainErro
     }
     let data = data::load(&exp.data, &exp.augment)?;
     check_classes(exp, &data)?;
+    let mut exp = exp.clone();
+    exp.resolve_classes(data.num_classes);
+    let exp = &exp;
+    // The resolved experiment: what runs, every default written out.
     write_atomic(&paths.config(), exp.to_toml().as_bytes())
         .map_err(|e| TrainError::io(paths.config(), e))?;
 

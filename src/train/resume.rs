@@ -6,10 +6,10 @@ use std::path::Path;
 use burn::lr_scheduler::LrSchedulerRecord;
 use burn::tensor::Device;
 
+use super::TrainError;
 use super::checkpoint::{self, latest_complete};
 use super::schedule::{RunState, SharedState};
 use crate::config::Experiment;
-use crate::error::TrainError;
 use crate::model::VggConfig;
 use crate::results::{self, EpochRow, ResultRow, RunPaths};
 
@@ -105,6 +105,11 @@ pub(super) fn check_same_experiment(paths: &RunPaths, exp: &Experiment) -> Resul
     };
     let saved = Experiment::from_toml_str(&text, &paths.config(), &[])
         .map_err(|error| TrainError::SavedConfig { error })?;
+    // An image folder's classes are its data's count, which the saved config records and the
+    // config now leaves to the data (read after this check): the same unless set differently.
+    let mut exp = exp.clone();
+    exp.resolve_classes(saved.model.num_classes);
+    let exp = &exp;
     let keys = differing_keys(&saved, exp);
     if !keys.is_empty() {
         return Err(TrainError::DifferentExperiment {

@@ -5,9 +5,10 @@ use std::path::Path;
 
 use burn::tensor::Device;
 
+use super::TrainError;
 use crate::config::Experiment;
-use crate::error::TrainError;
 use crate::model::{Vgg, VggConfig};
+use crate::results::RunPaths;
 
 /// `model.init_from`: copies the trained run's first four convs and FC layers into `model`.
 pub(super) fn warm_start_from(
@@ -20,9 +21,9 @@ pub(super) fn warm_start_from(
         dir: dir.to_path_buf(),
         what,
     };
-    let source_exp =
-        Experiment::load(&dir.join("config.toml"), &[]).map_err(|e| fail(e.to_string()))?;
-    let weights = dir.join("model.bpk");
+    let run = RunPaths::new(dir);
+    let source_exp = Experiment::load(&run.config(), &[]).map_err(|e| fail(e.to_string()))?;
+    let weights = run.best_model();
     if !weights.is_file() {
         return Err(fail(format!(
             "{} not found; train that run to the end first",

@@ -117,6 +117,21 @@ fn bundled_fashion_mnist_sample_trains_a_narrow_vgg_a_far_below_chance() {
     // The saved config is the resolved one, overrides included.
     let saved = std::fs::read_to_string(dir.join("config.toml")).unwrap();
     assert!(saved.contains("epochs = 2"), "{saved}");
+    // Every default of the data set is written out: what ran, not `0` / `[]` / absent.
+    for line in [
+        "num_classes = 10",
+        "in_channels = 1",
+        "mean = [0.286]",
+        "std = [0.353]",
+        "hflip = false",
+        "crop_padding = 0",
+        "val_split = 0.1",
+    ] {
+        assert!(
+            saved.lines().any(|l| l == line),
+            "{line:?} missing from {saved}"
+        );
+    }
     assert!(stdout.contains("top-1 error"), "{stdout}");
 }
 
@@ -329,6 +344,24 @@ fn image_folder_with_mixed_formats_trains_end_to_end() {
     assert_eq!(field(&header, &rows[0], "dataset"), "image-folder");
     // 6 images per class + one grey JPEG in the first class, two classes.
     assert_eq!(field(&header, &rows[0], "train_images"), "13");
+    // The saved config holds the folders' class count and the rescaling that ran ...
+    let saved = std::fs::read_to_string(tmp.path().join("out/folder/config.toml")).unwrap();
+    for line in [
+        "num_classes = 2",
+        "resize = 36",
+        "scale = 36",
+        "hflip = true",
+    ] {
+        assert!(
+            saved.lines().any(|l| l == line),
+            "{line:?} missing from {saved}"
+        );
+    }
+    // ... and is still the same experiment as the config, which leaves them implicit.
+    let again = vgg_train(&["--config", cfg.to_str().unwrap(), "--plain"]);
+    let (stdout, stderr) = text(&again);
+    assert!(again.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("already finished"), "{stdout}");
 }
 
 /// §3.1: deeper nets start from a trained A (its first four convs and three FC layers).
