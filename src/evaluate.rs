@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 
 use crate::config::Experiment;
 use crate::data;
-use crate::error::{DataError, DeviceError, WeightsError};
+use crate::device::DeviceError;
+use crate::error::DataError;
+use crate::model::WeightsError;
 use crate::model::{self, VggConfig};
 use crate::results::lock::RunLock;
 use crate::results::{self, ResultRow, ResultsError, RunPaths, Status, write_atomic};

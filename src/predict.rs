@@ -13,7 +13,9 @@ use serde::Serialize;
 use crate::augment::{self, Crop, Img};
 use crate::config::{DatasetKind, Experiment};
 use crate::data::{self, folder};
-use crate::error::{DataError, DeviceError, WeightsError};
+use crate::device::DeviceError;
+use crate::error::DataError;
+use crate::model::WeightsError;
 use crate::model::{self, VggConfig};
 use crate::results::RunPaths;
 

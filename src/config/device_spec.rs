@@ -1,7 +1,7 @@
 //! The syntax of `run.device`: which backend and which device, before any is opened (the
 //! config validates it; [`crate::device`] opens it).
 
-pub use crate::error::DeviceError;
+use thiserror::Error;
 
 /// A parsed `run.device`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,4 +63,47 @@ impl DeviceSpec {
             DeviceSpec::TchCuda(i) => format!("tch:cuda:{i}"),
         }
     }
+}
+
+/// Why a device cannot be named or opened.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum DeviceError {
+    /// A device string of none of the known forms.
+    #[error("unknown device {given:?}; use cpu, flex, cuda:N, wgpu, tch:cpu or tch:cuda:N")]
+    Unknown {
+        /// The string as given.
+        given: String,
+    },
+    /// `cuda:x` with an `x` that is not a number.
+    #[error("bad device index {index:?} in {given:?}")]
+    BadIndex {
+        /// The index part.
+        index: String,
+        /// The whole string.
+        given: String,
+    },
+    /// A backend this binary was built without.
+    #[error(
+        "device {device} needs a binary built with `--features {feature}` (this one has: {compiled})"
+    )]
+    NotCompiled {
+        /// The device's canonical name.
+        device: String,
+        /// The cargo feature that provides it.
+        feature: &'static str,
+        /// The backends this binary has, comma-separated.
+        compiled: String,
+    },
+    /// A float type the backend cannot run.
+    #[error(
+        "run.precision = \"{precision}\" on {device}: {why}; use \"f32\" (half precision needs a GPU backend that supports it, see the README)"
+    )]
+    Precision {
+        /// `f16` or `bf16`.
+        precision: &'static str,
+        /// The device's canonical name.
+        device: String,
+        /// What the backend said.
+        why: String,
+    },
 }

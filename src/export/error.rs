@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
-use crate::error::DeviceError;
-use crate::error::WeightsError;
+use crate::device::DeviceError;
+use crate::model::WeightsError;
 
 /// Why `vgg-train export` could not write the weights.
 #[derive(Debug, Error)]

@@ -1,13 +1,14 @@
 //! The VGG network: one [`Vgg`] module that walks a configuration of [`crate::arch`]'s table.
 
 mod burnpack;
+mod error;
 pub mod init;
 pub mod lrn;
 pub mod summary;
 pub mod torchvision;
 
-pub use crate::error::WeightsError;
 pub use burnpack::{BurnpackError, copy_weights, load_burnpack};
+pub use error::WeightsError;
 
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
@@ -343,8 +344,8 @@ pub fn load_weights_file(
         }
         _ => load_burnpack(model, path).map_err(|what| WeightsError::Burnpack {
             path: path.to_path_buf(),
-            arch: vgg.arch.to_string(),
-            what: what.to_string(),
+            arch: vgg.arch,
+            what,
         }),
     }
 }

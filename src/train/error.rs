@@ -4,7 +4,10 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
-use crate::error::{ConfigError, DataError, DeviceError, WeightsError};
+use crate::arch::Arch;
+use crate::device::DeviceError;
+use crate::error::{ConfigError, DataError};
+use crate::model::{BurnpackError, WeightsError};
 use crate::results::ResultsError;
 
 /// Why a training run could not finish.
@@ -82,20 +85,20 @@ pub enum TrainError {
         /// The checkpoint file.
         path: PathBuf,
         /// The configuration of the model it was loaded into.
-        arch: String,
+        arch: Arch,
         /// What does not fit.
-        what: String,
+        what: BurnpackError,
     },
     /// A weights file cannot be loaded into the configured network.
     #[error(transparent)]
     Weights(#[from] WeightsError),
     /// `model.init_from` cannot start this run.
-    #[error("model.init_from = {:?}: {what}", dir.display().to_string())]
+    #[error("model.init_from = {:?}: {why}", dir.display().to_string())]
     WarmStart {
         /// The run directory named by `model.init_from`.
         dir: PathBuf,
         /// Why not.
-        what: String,
+        why: super::warm_start::WarmStartFailure,
     },
     /// A data file failed while training (an unreadable image).
     #[error("{0}")]

@@ -15,8 +15,8 @@ use crate::results::{self, EpochRow, ResultRow, RunPaths, Scales, Status, write_
 fn load_best(net: &mut Vgg, paths: &RunPaths, vgg: &VggConfig) -> Result<(), TrainError> {
     crate::model::load_burnpack(net, &paths.best_model()).map_err(|what| TrainError::Checkpoint {
         path: paths.best_model(),
-        arch: vgg.arch.to_string(),
-        what: what.to_string(),
+        arch: vgg.arch,
+        what,
     })
 }
 

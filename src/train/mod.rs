@@ -13,7 +13,7 @@ pub mod reporter;
 mod resume;
 pub mod schedule;
 pub mod step;
-mod warm_start;
+pub mod warm_start;
 
 use std::time::Instant;
 

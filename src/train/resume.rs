@@ -223,8 +223,8 @@ fn check_checkpoint_fits(path: &Path, vgg: &VggConfig, device: &Device) -> Resul
     crate::model::load_burnpack(&mut vgg.init(device), path).map_err(|what| {
         TrainError::Checkpoint {
             path: path.to_path_buf(),
-            arch: vgg.arch.to_string(),
-            what: what.to_string(),
+            arch: vgg.arch,
+            what,
         }
     })
 }
