@@ -69,17 +69,18 @@ pub fn set_precision(
 
 /// The devices of `[run]`: `run.devices` when given (the first is the main device, which
 /// validates and checkpoints), else `run.device`.
-pub fn run_devices(run: &RunConfig) -> Result<Vec<DeviceSpec>, DeviceError> {
+pub fn run_devices(run: &RunConfig) -> Vec<DeviceSpec> {
     if run.devices.is_empty() {
-        return Ok(vec![DeviceSpec::parse(&run.device)?]);
+        vec![run.device]
+    } else {
+        run.devices.clone()
     }
-    run.devices.iter().map(|d| DeviceSpec::parse(d)).collect()
 }
 
 /// Opens `run.device` at `run.precision`: the one way a command that runs on one device gets
 /// it (training on several opens each of [`run_devices`]).
 pub fn open(run: &RunConfig) -> Result<(DeviceSpec, Device), DeviceError> {
-    let spec = DeviceSpec::parse(&run.device)?;
+    let spec = run.device;
     let device = spec.device()?;
     set_precision(&device, spec, run.precision)?;
     Ok((spec, device))
@@ -173,11 +174,11 @@ mod tests {
     #[test]
     fn run_devices_prefer_the_list_and_fall_back_to_the_device() {
         let mut run = RunConfig::default();
-        assert_eq!(run_devices(&run), Ok(vec![DeviceSpec::Flex]));
-        run.devices = vec!["cuda:0".into(), "cuda:1".into()];
+        assert_eq!(run_devices(&run), vec![DeviceSpec::Flex]);
+        run.devices = vec![DeviceSpec::Cuda(0), DeviceSpec::Cuda(1)];
         assert_eq!(
             run_devices(&run),
-            Ok(vec![DeviceSpec::Cuda(0), DeviceSpec::Cuda(1)])
+            vec![DeviceSpec::Cuda(0), DeviceSpec::Cuda(1)]
         );
     }
 

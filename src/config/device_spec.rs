@@ -1,6 +1,8 @@
-//! The syntax of `run.device`: which backend and which device, before any is opened (the
-//! config validates it; [`crate::device`] opens it).
+//! The syntax of `run.device`: which backend and which device, before any is opened. The
+//! config deserialises `run.device` and `run.devices` into [`DeviceSpec`]s, once (a bad string
+//! is a parse error naming the key and line); [`crate::device`] opens them.
 
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use thiserror::Error;
 
 /// A parsed `run.device`.
@@ -65,6 +67,25 @@ impl DeviceSpec {
     }
 }
 
+impl std::fmt::Display for DeviceSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+impl Serialize for DeviceSpec {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for DeviceSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<DeviceSpec, D::Error> {
+        let s = String::deserialize(d)?;
+        DeviceSpec::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
 /// Why a device cannot be named or opened.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum DeviceError {
@@ -106,4 +127,23 @@ pub enum DeviceError {
         /// What the backend said.
         why: String,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_device_is_written_by_its_canonical_name_and_read_back() {
+        for (given, name) in [
+            ("flex", "flex"),
+            ("cuda", "cuda:0"),
+            ("tch:cuda:1", "tch:cuda:1"),
+        ] {
+            let spec: DeviceSpec = serde_json::from_str(&format!("\"{given}\"")).unwrap();
+            assert_eq!(serde_json::to_string(&spec).unwrap(), format!("\"{name}\""));
+        }
+        let err = serde_json::from_str::<DeviceSpec>("\"tpu:0\"").unwrap_err();
+        assert!(err.to_string().contains("flex, cuda:N"), "{err}");
+    }
 }

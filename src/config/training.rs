@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::DeviceSpec;
+
 /// Learning-rate schedule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -204,10 +206,10 @@ impl Kernels {
 #[serde(deny_unknown_fields, default)]
 pub struct RunConfig {
     /// `flex` (CPU) | `cuda:N` | `wgpu` | `tch:cpu` | `tch:cuda:N`.
-    pub device: String,
+    pub device: DeviceSpec,
     /// Several devices of one host for data-parallel training, e.g. `["cuda:0", "cuda:1"]`;
     /// empty = `[device]`. Each device takes a `train.batch_size` batch per step.
-    pub devices: Vec<String>,
+    pub devices: Vec<DeviceSpec>,
     /// Float precision: `f32`, or `f16`/`bf16` where the backend supports it.
     pub precision: Precision,
     /// `own`: vgg-train's conv/ReLU/max-pool kernels on flex (f32); `burn`: burn's ops.
@@ -221,7 +223,7 @@ pub struct RunConfig {
 impl Default for RunConfig {
     fn default() -> Self {
         Self {
-            device: "flex".into(),
+            device: DeviceSpec::Flex,
             devices: Vec::new(),
             precision: Precision::F32,
             kernels: Kernels::Own,

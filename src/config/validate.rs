@@ -217,18 +217,6 @@ impl Experiment {
                 "must be in [0, train.lr]",
             );
         }
-        if let Err(e) = DeviceSpec::parse(&self.run.device) {
-            return bad(
-                "run.device",
-                format!("{:?}", self.run.device),
-                &e.to_string(),
-            );
-        }
-        for device in &self.run.devices {
-            if let Err(e) = DeviceSpec::parse(device) {
-                return bad("run.devices", format!("{device:?}"), &e.to_string());
-            }
-        }
         self.validate_eval(path)?;
         super::ranges::check_ranges(self, path)
     }

@@ -61,7 +61,7 @@ pub fn train(exp: &Experiment, opts: &TrainOptions) -> Result<Outcome, TrainErro
         repair_eval_rows(exp, &paths, &row)?;
         return Ok(Outcome::AlreadyFinished(row));
     }
-    let specs = crate::device::run_devices(&exp.run).map_err(TrainError::Device)?;
+    let specs = crate::device::run_devices(&exp.run);
     let mut devices = Vec::with_capacity(specs.len());
     for s in &specs {
         let device = s.device().map_err(TrainError::Device)?;
@@ -122,7 +122,7 @@ fn repair_eval_rows(exp: &Experiment, paths: &RunPaths, row: &ResultRow) -> Resu
     }
     let data = data::load(&exp.data, &exp.augment)?;
     let vgg = VggConfig::from_experiment(exp, data.pipeline.channels, data.num_classes);
-    let spec = crate::device::run_devices(&exp.run).map_err(TrainError::Device)?[0];
+    let spec = crate::device::run_devices(&exp.run)[0];
     let rows = finish::evaluate_after_training(exp, paths, &data, &vgg, row, spec)?;
     if rows.len() > 1 {
         crate::console::warning(format!(

@@ -238,7 +238,10 @@ mod tests {
         let mut e = Experiment::default();
         e.train.epochs = epochs;
         e.train.schedule = schedule;
-        e.run.devices = devices.iter().map(|d| d.to_string()).collect();
+        e.run.devices = devices
+            .iter()
+            .map(|d| crate::config::DeviceSpec::parse(d).unwrap())
+            .collect();
         e
     }
 
@@ -281,7 +284,9 @@ mod tests {
         let changes: [(&str, Change); 7] = [
             ("name", |e| e.name = "other".into()),
             ("data.workers", |e| e.data.workers = 3),
-            ("run.devices", |e| e.run.devices = vec!["cuda:0".into()]),
+            ("run.devices", |e| {
+                e.run.devices = vec![crate::config::DeviceSpec::Cuda(0)]
+            }),
             ("run.output_dir", |e| e.run.output_dir = "elsewhere".into()),
             ("train.seed", |e| e.train.seed += 1),
             ("train.lr", |e| e.train.lr *= 2.0),
