@@ -10,9 +10,9 @@ use burn::tensor::activation::softmax;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::augment::{self, Crop, Img};
+use crate::augment::{self, Img};
 use crate::config::{DatasetKind, Experiment};
-use crate::data::{self, folder};
+use crate::data::{self, Pipeline, folder};
 use crate::device::DeviceError;
 use crate::error::DataError;
 use crate::model::WeightsError;
@@ -50,9 +50,12 @@ pub fn class_names(exp: &Experiment, num_classes: usize) -> Vec<String> {
 
 /// Decodes one image and prepares it exactly as evaluation prepares a test image for the
 /// centre protocol: `channels × size × size` floats.
-pub fn preprocess(exp: &Experiment, path: &Path) -> Result<Vec<f32>, DataError> {
+pub fn preprocess(
+    exp: &Experiment,
+    pipeline: &Pipeline,
+    path: &Path,
+) -> Result<Vec<f32>, DataError> {
     let d = &exp.data;
-    let pipeline = data::pipeline(d, &exp.augment);
     let rgb = folder::decode_rgb(path)?;
     let img = if d.channels == 1 {
         let grey = image::DynamicImage::ImageRgb8(rgb).to_luma8();
@@ -66,24 +69,14 @@ pub fn preprocess(exp: &Experiment, path: &Path) -> Result<Vec<f32>, DataError> 
         Img::from_rgb(&rgb)
     };
     let s = d.image_size;
-    // As `Pipeline::base_image` then the test scale of `DataSet::default_test_scale`.
+    // As `Pipeline::base_image`, then the test scale of `DataSet::default_test_scale`.
     let (img, q) = if d.dataset == DatasetKind::ImageFolder {
         (img, pipeline.eval_resize)
     } else {
         (augment::fit_to(img, s, d.fit), s)
     };
-    let img = img.resize_shorter(q);
     let mut out = vec![0f32; d.channels * s * s];
-    let crop = Crop::center(img.height, img.width, s);
-    augment::write_normalized(
-        &img,
-        crop,
-        s,
-        &pipeline.normalize,
-        &[],
-        d.channels,
-        &mut out,
-    );
+    pipeline.write_centre(&img, q, &mut out);
     Ok(out)
 }
 
@@ -122,10 +115,13 @@ pub fn predict(
     model::load_weights_file(&mut net, &vgg, &weights).map_err(PredictError::from)?;
     let names = class_names(exp, classes);
     let (c, s) = (exp.data.channels, exp.data.image_size);
+    let pipeline = data::pipeline(&exp.data, &exp.augment);
     let mut out = Vec::with_capacity(images.len());
     for chunk in images.chunks(32) {
-        let inputs: Vec<Result<Vec<f32>, DataError>> =
-            chunk.par_iter().map(|p| preprocess(exp, p)).collect();
+        let inputs: Vec<Result<Vec<f32>, DataError>> = chunk
+            .par_iter()
+            .map(|p| preprocess(exp, &pipeline, p))
+            .collect();
         let good: Vec<&Vec<f32>> = inputs.iter().filter_map(|r| r.as_ref().ok()).collect();
         let mut probs = Vec::new();
         if !good.is_empty() {

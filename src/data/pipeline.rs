@@ -43,6 +43,17 @@ impl Pipeline {
         }
     }
 
+    /// Writes the centre view of a base image ([`Pipeline::base_image`]) at test scale `q`
+    /// into `dst`: shorter side to `q`, the centred `image_size` square, normalised. The one
+    /// centre view of evaluation's centre protocol and of `vgg-train predict` (image folders
+    /// take the same view in [`Pipeline::apply`], rescaling only the crop's window).
+    pub fn write_centre(&self, img: &Img, q: usize, dst: &mut [f32]) {
+        let s = self.image_size;
+        let img = img.resize_shorter(q);
+        let crop = Crop::center(img.height, img.width, s);
+        augment::write_normalized(&img, crop, s, &self.normalize, &[], self.channels, dst);
+    }
+
     /// Loads image `i` of `images` and writes it into `dst`, augmented when `train`.
     pub fn apply(
         &self,
@@ -57,11 +68,11 @@ impl Pipeline {
         let (img, crop) = match images {
             Images::Memory(m) => {
                 let img = augment::fit_to(m.image(i), s, self.fit);
-                let crop = if train {
-                    Crop::random(s, s, s, self.crop_padding, self.hflip, rng)
-                } else {
-                    Crop::center(s, s, s)
-                };
+                if !train {
+                    self.write_centre(&img, s, dst);
+                    return Ok(());
+                }
+                let crop = Crop::random(s, s, s, self.crop_padding, self.hflip, rng);
                 (img, crop)
             }
             Images::Folder(f) => {

@@ -336,7 +336,9 @@ fn predict_preprocessing_matches_torchvisions_resize_256_and_centre_crop_224() {
         &[],
     )
     .unwrap();
-    let ours = vgg_train::predict::preprocess(&exp, &fixture_dir().join("photo.JPEG")).unwrap();
+    let pipeline = vgg_train::data::pipeline(&exp.data, &exp.augment);
+    let ours =
+        vgg_train::predict::preprocess(&exp, &pipeline, &fixture_dir().join("photo.JPEG")).unwrap();
     assert_eq!(ours.len(), 3 * 224 * 224);
     let reference = image::open(fixture_dir().join("photo-256-center224.png"))
         .unwrap()
