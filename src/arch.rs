@@ -144,7 +144,7 @@ impl Arch {
 
 impl std::fmt::Display for Arch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
+        f.pad(self.name())
     }
 }
 
@@ -181,6 +181,7 @@ mod tests {
             assert_eq!(json, format!("\"{}\"", arch.name()));
             assert_eq!(serde_json::from_str::<Arch>(&json).unwrap(), arch);
         }
+        assert_eq!(format!("{:<6}|", Arch::ALrn), "A-LRN |", "a width pads");
         // Reports sort groups by configuration: the derived order is the paper's.
         assert!(Arch::ALL.windows(2).all(|w| w[0] < w[1]));
     }

@@ -69,7 +69,7 @@ impl DeviceSpec {
 
 impl std::fmt::Display for DeviceSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.name())
+        f.pad(&self.name())
     }
 }
 

@@ -48,7 +48,7 @@ pub enum Weights {
 
 impl std::fmt::Display for Weights {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
+        f.pad(match self {
             Weights::Trained => "trained",
             Weights::Pretrained => "pretrained",
         })

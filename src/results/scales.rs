@@ -39,13 +39,9 @@ impl From<&[usize]> for Scales {
 
 impl std::fmt::Display for Scales {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        for (i, q) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str(" ")?;
-            }
-            write!(f, "{q}")?;
-        }
-        Ok(())
+        let text: Vec<String> = self.0.iter().map(usize::to_string).collect();
+        // `pad`, so that a width (`{:<8}`) aligns a table column as it did for the string.
+        f.pad(&text.join(" "))
     }
 }
 
@@ -76,6 +72,7 @@ mod tests {
         for text in ["", "256", "256 384 512"] {
             let scales = Scales::parse(text).unwrap();
             assert_eq!(scales.to_string(), text);
+            assert_eq!(format!("{scales:<12}|"), format!("{text:<12}|"));
             let json = serde_json::to_string(&scales).unwrap();
             assert_eq!(json, format!("\"{text}\""));
             assert_eq!(serde_json::from_str::<Scales>(&json).unwrap(), scales);

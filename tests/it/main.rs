@@ -20,4 +20,5 @@ mod tensorboard;
 mod torchvision;
 mod train_devices;
 mod train_e2e;
+mod train_image_folder;
 mod training_math;
