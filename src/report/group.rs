@@ -171,36 +171,40 @@ pub fn group(runs: &[Run]) -> Vec<Group> {
     group_by_recipe(runs)
 }
 
+/// What runs of one group share, in the report's row order (fields compared in this order):
+/// data set, protocol and scales by name, as they sorted before they were typed.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct GroupKey {
+    dataset: &'static str,
+    /// Evaluation rows after the training runs' own.
+    secondary: bool,
+    arch: Arch,
+    batch_norm: bool,
+    /// The width's bits (f64 is not `Ord`; equal widths have equal bits).
+    width: u64,
+    image_size: usize,
+    recipe: String,
+    protocol: &'static str,
+    scales: String,
+    trained: bool,
+}
+
 fn group_by_recipe(runs: &[Run]) -> Vec<Group> {
-    // Data set, protocol and scales by name, as before they were typed: the report's row
-    // order.
-    type Key = (
-        &'static str,
-        bool,
-        Arch,
-        bool,
-        u64,
-        usize,
-        String,
-        &'static str,
-        String,
-        bool,
-    );
-    let mut groups: BTreeMap<Key, Vec<&Run>> = BTreeMap::new();
+    let mut groups: BTreeMap<GroupKey, Vec<&Run>> = BTreeMap::new();
     for run in runs {
         let r = &run.result;
-        let key = (
-            r.dataset.name(),
-            !run.primary,
-            r.arch,
-            r.batch_norm,
-            r.width.to_bits(),
-            r.image_size,
-            run.recipe.clone(),
-            r.protocol.name(),
-            r.scales.to_string(),
-            r.is_from_training(),
-        );
+        let key = GroupKey {
+            dataset: r.dataset.name(),
+            secondary: !run.primary,
+            arch: r.arch,
+            batch_norm: r.batch_norm,
+            width: r.width.to_bits(),
+            image_size: r.image_size,
+            recipe: run.recipe.clone(),
+            protocol: r.protocol.name(),
+            scales: r.scales.to_string(),
+            trained: r.is_from_training(),
+        };
         groups.entry(key).or_default().push(run);
     }
     groups

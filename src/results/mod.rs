@@ -140,16 +140,23 @@ impl RunPaths {
 /// The commit this binary was built from (`git describe --always --dirty`), or `unknown`.
 pub const BUILD_COMMIT: &str = env!("VGG_TRAIN_BUILD_COMMIT");
 
-/// The commit of the working tree (`-dirty` when it has uncommitted changes), or `unknown`.
+/// The commit of the working tree (`-dirty` when it has uncommitted changes), or `unknown`:
+/// asked of `git` once per process (the first call, at start-up), so that what a run records
+/// is the checkout that started it and a results row costs no process spawn.
 pub fn git_commit() -> String {
-    std::process::Command::new("git")
-        .args(["describe", "--always", "--dirty", "--abbrev=12"])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "unknown".into())
+    static COMMIT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    COMMIT
+        .get_or_init(|| {
+            std::process::Command::new("git")
+                .args(["describe", "--always", "--dirty", "--abbrev=12"])
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| "unknown".into())
+        })
+        .clone()
 }
 
 #[cfg(test)]
