@@ -52,7 +52,7 @@ struct Shared {
     workers: usize,
     /// The first data error met by the producer (the training loop only sees a generic
     /// interruption).
-    failure: Mutex<Option<String>>,
+    failure: Mutex<Option<Arc<DataError>>>,
     /// Unreadable images skipped so far (distinct files).
     bad: Mutex<BTreeSet<PathBuf>>,
     /// More distinct unreadable images than this fail the run.
@@ -142,7 +142,7 @@ impl BatchLoader {
     }
 
     /// The data error that stopped an epoch, if one did.
-    pub fn failure(&self) -> Option<String> {
+    pub fn failure(&self) -> Option<Arc<DataError>> {
         self.shared
             .failure
             .lock()
@@ -294,7 +294,7 @@ impl Shared {
 }
 
 struct BatchIter {
-    rx: Receiver<Result<HostBatch, DataError>>,
+    rx: Receiver<Result<HostBatch, Arc<DataError>>>,
     shared: Arc<Shared>,
     device: Device,
     shape: [usize; 3],
@@ -326,16 +326,16 @@ impl Iterator for BatchIter {
                 // The producer is gone before the end of the epoch: never let a partial epoch
                 // pass for a whole one.
                 self.finished = true;
-                let err = DataError::ShortEpoch {
+                let err = Arc::new(DataError::ShortEpoch {
                     consumed: self.processed,
                     total: self.total,
-                };
+                });
                 let mut slot = self
                     .shared
                     .failure
                     .lock()
                     .unwrap_or_else(|e| e.into_inner());
-                slot.get_or_insert_with(|| err.to_string());
+                slot.get_or_insert_with(|| err.clone());
                 return Some(Err(DatasetError::new(err)));
             }
             Err(_) => {
@@ -362,14 +362,15 @@ fn produce(
     shared: Arc<Shared>,
     order: Vec<usize>,
     epoch: usize,
-    tx: SyncSender<Result<HostBatch, DataError>>,
+    tx: SyncSender<Result<HostBatch, Arc<DataError>>>,
 ) {
     for chunk in order.chunks(shared.batch_size) {
-        let batch = shared.prepare(chunk, epoch);
+        // Shared: the consumer reports it to burn, the slot keeps it for the run's error.
+        let batch = shared.prepare(chunk, epoch).map_err(Arc::new);
         let failed = batch.is_err();
         if let Err(e) = &batch {
             let mut slot = shared.failure.lock().unwrap_or_else(|e| e.into_inner());
-            slot.get_or_insert_with(|| e.to_string());
+            slot.get_or_insert_with(|| e.clone());
         }
         // A closed channel means the consumer stopped early: nothing left to do.
         if tx.send(batch).is_err() || failed {

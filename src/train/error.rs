@@ -100,9 +100,9 @@ pub enum TrainError {
         /// Why not.
         why: super::warm_start::WarmStartFailure,
     },
-    /// A data file failed while training (an unreadable image).
+    /// A data file failed while training (an unreadable image): the loader's first failure.
     #[error("{0}")]
-    DataRead(String),
+    DataRead(std::sync::Arc<DataError>),
     /// Training stopped with an error (a device error).
     #[error("training failed: {0}")]
     Training(String),

@@ -186,7 +186,12 @@ fn an_epoch_cut_short_by_the_producer_is_an_error_not_an_end() {
     let err = it.next().unwrap().unwrap_err().to_string();
     assert!(err.contains("after 4 of the epoch's 10 images"), "{err}");
     assert!(it.next().is_none());
-    assert!(l.failure().unwrap().contains("4 of the epoch's 10"));
+    assert!(
+        l.failure()
+            .unwrap()
+            .to_string()
+            .contains("4 of the epoch's 10")
+    );
 }
 
 #[test]
