@@ -142,10 +142,27 @@ fn conv_forward_and_gradients_match_burns_conv2d_on_random_shapes() {
         let dy = random([g.batch, g.c_out, g.height, g.width], &device);
 
         let options = ConvOptions::new([1, 1], [k / 2, k / 2], [1, 1], 1);
-        let mut reference = burn_conv2d(x.clone(), w.clone(), b.clone(), options);
-        if relu {
-            reference = activation::relu(reference);
-        }
+        let pre_activation = burn_conv2d(x.clone(), w.clone(), b.clone(), options);
+        // ReLU's derivative jumps at 0: where the pre-activation is within float error of 0,
+        // a 1e-7 difference in summation order flips it, and one flipped position moves dx by
+        // dy · w (~0.1). Such kinks say nothing about the kernels, so the upstream gradient
+        // leaves out the outputs within 1e-3 of the kink (about 0.1 % of them).
+        let dy = if relu {
+            let away_from_kink = pre_activation
+                .clone()
+                .detach()
+                .abs()
+                .greater_elem(1e-3)
+                .float();
+            dy * away_from_kink
+        } else {
+            dy
+        };
+        let reference = if relu {
+            activation::relu(pre_activation)
+        } else {
+            pre_activation
+        };
         let ours = flex::conv2d(x.clone(), w.clone(), b.clone(), g, relu)
             .unwrap_or_else(|| panic!("{case:?}: not taken by the flex path"));
         let what = |t: &str| format!("{case:?}: {t}");
