@@ -183,7 +183,7 @@ pub(super) fn fit(session: Session<'_>) -> Result<usize, TrainError> {
         val_opts,
         device.clone(),
     );
-    let val_loader_handle = val_loader.clone();
+    let val_handle = val_loader.clone();
     let momentum = (t.momentum > 0.0).then(|| {
         MomentumConfig::new()
             .with_momentum(t.momentum)
@@ -266,7 +266,6 @@ pub(super) fn fit(session: Session<'_>) -> Result<usize, TrainError> {
         resume.unwrap_or(0) + 1,
         sink,
     )));
-    let val_handle = val_loader_handle;
     let result = training.launch(Learner::new(model, optim, scheduler));
     if let Some(failure) = train_handle.failure().or_else(|| val_handle.failure()) {
         return Err(TrainError::DataRead(failure));
