@@ -83,8 +83,7 @@ pub fn eval_run(exp: &Experiment, weights: Option<&Path>) -> Result<EvalOutcome,
         }
     };
     if !paths.config().is_file() {
-        let mut resolved = exp.clone();
-        resolved.resolve_classes(data.num_classes);
+        let resolved = exp.with_classes(data.num_classes);
         write_atomic(&paths.config(), resolved.to_toml().as_bytes())
             .map_err(|e| ResultsError::io(paths.config(), e))?;
     }

@@ -258,43 +258,24 @@ fn print_stdout(text: &str) {
 /// for what the user can fix: usage, config, data, a run directory; 1 for a failing disk or
 /// device); 1 for the rest.
 pub fn exit_code(err: &anyhow::Error) -> ExitCode {
-    let status = err.chain().find_map(|cause| {
-        if cause.is::<clap::Error>() {
+    /// `of(cause)` when the cause is an `E`.
+    fn status<E: std::error::Error + 'static>(
+        cause: &(dyn std::error::Error + 'static),
+        of: fn(&E) -> u8,
+    ) -> Option<u8> {
+        cause.downcast_ref::<E>().map(of)
+    }
+    let status = err.chain().find_map(|c| {
+        if c.is::<clap::Error>() {
             return Some(2);
         }
-        cause
-            .downcast_ref::<ConfigError>()
-            .map(ConfigError::exit_status)
-            .or_else(|| {
-                cause
-                    .downcast_ref::<DataError>()
-                    .map(DataError::exit_status)
-            })
-            .or_else(|| {
-                cause
-                    .downcast_ref::<TrainError>()
-                    .map(TrainError::exit_status)
-            })
-            .or_else(|| {
-                cause
-                    .downcast_ref::<EvalError>()
-                    .map(EvalError::exit_status)
-            })
-            .or_else(|| {
-                cause
-                    .downcast_ref::<PredictError>()
-                    .map(PredictError::exit_status)
-            })
-            .or_else(|| {
-                cause
-                    .downcast_ref::<ResultsError>()
-                    .map(ResultsError::exit_status)
-            })
-            .or_else(|| {
-                cause
-                    .downcast_ref::<ExportError>()
-                    .map(ExportError::exit_status)
-            })
+        status(c, ConfigError::exit_status)
+            .or_else(|| status(c, DataError::exit_status))
+            .or_else(|| status(c, TrainError::exit_status))
+            .or_else(|| status(c, EvalError::exit_status))
+            .or_else(|| status(c, PredictError::exit_status))
+            .or_else(|| status(c, ResultsError::exit_status))
+            .or_else(|| status(c, ExportError::exit_status))
     });
     ExitCode::from(status.unwrap_or(1))
 }

@@ -82,7 +82,7 @@ impl Experiment {
     /// Gives every implicit key its value: data path, validation split, mean and std, flip,
     /// crop padding, eval batch size, the network's input channels, an image folder's eval
     /// resize and training scale, and, for data sets that fix it, the classes (an image folder's are its class folders:
-    /// see [`Experiment::resolve_classes`]). Resolving twice changes nothing.
+    /// see [`Experiment::with_classes`]). Resolving twice changes nothing.
     pub fn resolve(&mut self) {
         let d = &self.data;
         let path = d.resolved_path();
@@ -106,16 +106,21 @@ impl Experiment {
         if self.model.in_channels == 0 {
             self.model.in_channels = self.data.channels;
         }
-        if let Some(classes) = classes {
-            self.resolve_classes(classes);
+        if let Some(classes) = classes
+            && self.model.num_classes == 0
+        {
+            self.model.num_classes = classes;
         }
     }
 
-    /// Sets `model.num_classes` to the data's count where the config left it to the data.
-    pub fn resolve_classes(&mut self, data_classes: usize) {
-        if self.model.num_classes == 0 {
-            self.model.num_classes = data_classes;
+    /// The experiment with `model.num_classes` set to the data's count where the config left
+    /// it to the data (an image folder's class folders).
+    pub fn with_classes(&self, data_classes: usize) -> Experiment {
+        let mut e = self.clone();
+        if e.model.num_classes == 0 {
+            e.model.num_classes = data_classes;
         }
+        e
     }
 
     /// The experiment with every key that holds its default written in its implicit form
@@ -124,30 +129,46 @@ impl Experiment {
     /// written out with its default value. `data.val_split` is written out, as it always was
     /// saved. An image folder's classes stay as they are (its default is its data's count).
     pub fn with_implicit_defaults(&self) -> Experiment {
+        // What the resolvers give each key when it is left implicit.
+        let implicit = Experiment {
+            data: DataConfig {
+                path: PathBuf::new(),
+                resize: 0,
+                mean: Vec::new(),
+                std: Vec::new(),
+                ..self.data.clone()
+            },
+            augment: AugmentConfig {
+                hflip: None,
+                crop_padding: None,
+                scale: Scale::Fixed(0),
+                ..self.augment.clone()
+            },
+            ..self.clone()
+        };
+        let d = &implicit.data;
         let mut e = self.clone();
-        let facts = e.data.dataset.facts();
         e.data.val_split = Some(e.data.effective_val_split());
-        let default_resize = e.data.image_size * 8 / 7;
-        let (mean, std) = facts.stats_for(e.data.channels);
         if e.augment.scale == Scale::Fixed(e.data.eval_resize()) {
             e.augment.scale = Scale::Fixed(0);
         }
-        if e.data.path == std::path::Path::new(facts.default_path) {
+        if e.data.path == d.resolved_path() {
             e.data.path = PathBuf::new();
         }
-        if e.data.resize == default_resize {
+        if e.data.resize == d.eval_resize() {
             e.data.resize = 0;
         }
+        let (mean, std) = d.mean_std();
         if e.data.mean == mean {
             e.data.mean = Vec::new();
         }
         if e.data.std == std {
             e.data.std = Vec::new();
         }
-        if e.augment.hflip == Some(facts.hflip) {
+        if e.augment.hflip == Some(implicit.augment.hflip_on(d)) {
             e.augment.hflip = None;
         }
-        if e.augment.crop_padding == Some(facts.crop_padding) {
+        if e.augment.crop_padding == Some(implicit.augment.crop_padding_of(d)) {
             e.augment.crop_padding = None;
         }
         if e.eval.batch_size == e.train.batch_size {
@@ -156,7 +177,7 @@ impl Experiment {
         if e.model.in_channels == e.data.channels {
             e.model.in_channels = 0;
         }
-        if facts.classes == Some(e.model.num_classes) {
+        if d.dataset.facts().classes == Some(e.model.num_classes) {
             e.model.num_classes = 0;
         }
         e
@@ -210,10 +231,13 @@ mod tests {
         assert_eq!(e.data.mean, [0.485, 0.456, 0.406]);
         assert_eq!(e.augment.hflip, Some(true));
         assert_eq!(e.model.num_classes, 0);
-        e.resolve_classes(100);
+        let e = e.with_classes(100);
         assert_eq!(e.model.num_classes, 100);
-        e.resolve_classes(7);
-        assert_eq!(e.model.num_classes, 100, "a count once set stays");
+        assert_eq!(
+            e.with_classes(7).model.num_classes,
+            100,
+            "a count once set stays"
+        );
     }
 
     #[test]

@@ -49,9 +49,17 @@ impl Pipeline {
     /// take the same view in [`Pipeline::apply`], rescaling only the crop's window).
     pub fn write_centre(&self, img: &Img, q: usize, dst: &mut [f32]) {
         let s = self.image_size;
-        let img = img.resize_shorter(q);
+        // In-memory images are already at scale: no copy on evaluation's hot path.
+        let rescaled;
+        let img = if augment::shorter_side_dims(img.width, img.height, q) == (img.width, img.height)
+        {
+            img
+        } else {
+            rescaled = img.resize_shorter(q);
+            &rescaled
+        };
         let crop = Crop::center(img.height, img.width, s);
-        augment::write_normalized(&img, crop, s, &self.normalize, &[], self.channels, dst);
+        augment::write_normalized(img, crop, s, &self.normalize, &[], self.channels, dst);
     }
 
     /// Loads image `i` of `images` and writes it into `dst`, augmented when `train`.

@@ -70,9 +70,7 @@ pub fn train(exp: &Experiment, opts: &TrainOptions) -> Result<Outcome, TrainErro
     }
     let data = data::load(&exp.data, &exp.augment)?;
     check_classes(exp, &data)?;
-    let mut exp = exp.clone();
-    exp.resolve_classes(data.num_classes);
-    let exp = &exp;
+    let exp = &exp.with_classes(data.num_classes);
     // The resolved experiment: what runs, every default written out.
     write_atomic(&paths.config(), exp.to_toml().as_bytes())
         .map_err(|e| TrainError::io(paths.config(), e))?;

@@ -107,9 +107,7 @@ pub(super) fn check_same_experiment(paths: &RunPaths, exp: &Experiment) -> Resul
         .map_err(|error| TrainError::SavedConfig { error })?;
     // An image folder's classes are its data's count, which the saved config records and the
     // config now leaves to the data (read after this check): the same unless set differently.
-    let mut exp = exp.clone();
-    exp.resolve_classes(saved.model.num_classes);
-    let exp = &exp;
+    let exp = &exp.with_classes(saved.model.num_classes);
     let keys = differing_keys(&saved, exp);
     if !keys.is_empty() {
         return Err(TrainError::DifferentExperiment {
